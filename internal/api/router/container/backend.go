@@ -1,0 +1,38 @@
+// Package container routes the container and exec endpoints of the Docker
+// Engine API to a Backend.
+package container
+
+import (
+	"context"
+
+	"github.com/moby/moby/api/types/container"
+
+	ctr "berth/internal/container"
+	"berth/internal/filters"
+	"berth/internal/runtime/shim"
+)
+
+// Backend is what the container routes need.
+type Backend interface {
+	Create(ctx context.Context, o ctr.CreateOptions) (ctr.CreateResult, error)
+	Start(ctx context.Context, ref string) error
+	Stop(ctx context.Context, ref string, o ctr.StopOptions) error
+	Restart(ctx context.Context, ref string, o ctr.StopOptions) error
+	Kill(ctx context.Context, ref, signal string) error
+	Remove(ctx context.Context, ref string, o ctr.RemoveOptions) error
+	Wait(ctx context.Context, ref string, cond ctr.WaitCondition) (int, string, error)
+	Rename(ctx context.Context, ref, name string) error
+	Pause(ctx context.Context, ref string) error
+	Unpause(ctx context.Context, ref string) error
+	Inspect(ctx context.Context, ref string, size bool) (container.InspectResponse, error)
+	List(ctx context.Context, o ctr.ListOptions) ([]container.Summary, error)
+	Prune(ctx context.Context, f filters.Args, dryRun bool) (container.PruneReport, error)
+	Top(ctx context.Context, ref, psArgs string) (container.TopResponse, error)
+	Attach(ctx context.Context, ref string, o ctr.AttachOptions) (*ctr.Attach, error)
+	Logs(ctx context.Context, ref string, o ctr.LogsOptions) (*ctr.Logs, error)
+	Resize(ctx context.Context, ref string, h, w uint16) error
+	ExecCreate(ctx context.Context, ref string, req container.ExecCreateRequest) (string, error)
+	ExecStart(ctx context.Context, execID string, o ctr.ExecStartOptions) (*shim.Attachment, error)
+	ExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
+	ExecResize(ctx context.Context, execID string, h, w uint16) error
+}

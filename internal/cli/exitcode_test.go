@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestRunStatusError(t *testing.T) {
+	tests := []struct {
+		msg  string
+		code int
+	}{
+		{`Error response from daemon: failed to create task: exec: "nope": executable file not found in $PATH`, 127},
+		{"Error response from daemon: exec /bin/x: no such file or directory", 127},
+		{"Error response from daemon: exec /etc/passwd: permission denied", 126},
+		{"Error response from daemon: exec /etc: is a directory", 126},
+		{"Error response from daemon: /bin/x: cannot execute binary file", 126},
+		{"Error response from daemon: No such image: nope:latest", 125},
+		{"Error response from daemon: Conflict. The container name \"/x\" is already in use", 125},
+	}
+	for _, tc := range tests {
+		err := runStatusError(errors.New(tc.msg), "run")
+		if got := exitCode(err); got != tc.code {
+			t.Errorf("%q: exit %d, want %d", tc.msg, got, tc.code)
+		}
+		want := "berth: " + tc.msg + "\n\nRun 'berth run --help' for more usage"
+		if err.Error() != want {
+			t.Errorf("message %q, want %q", err.Error(), want)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("x"), 1},
+		{StatusError{StatusCode: 3}, 3},
+		{StatusError{Status: "x"}, 1},
+		{fmt.Errorf("wrapped: %w", StatusError{StatusCode: 42}), 42},
+		{usageStatusError(errors.New("bad."), "create"), 125},
+	}
+	for _, tc := range tests {
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+	if got := usageStatusError(errors.New("bad value."), "create").Error(); got != "berth: bad value.\nSee 'berth create --help'." {
+		t.Errorf("usage message %q", got)
+	}
+}
+
+func TestJoinErrors(t *testing.T) {
+	if joinErrors(nil) != nil {
+		t.Fatal("joinErrors(nil) != nil")
+	}
+	if got := joinErrors([]string{"a", "b"}).Error(); got != "a\nb" || strings.Count(got, "\n") != 1 {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -1,0 +1,39 @@
+package container
+
+import (
+	"context"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+)
+
+// ImageInfo is what the container manager needs to know of an image.
+type ImageInfo struct {
+	// ID is the image ID, "sha256:…".
+	ID string
+	// ChainID is the chain ID of the image's top layer, "" for none.
+	ChainID string
+	// Config is the image's default container configuration.
+	Config *container.Config
+}
+
+// Images resolves image references for create. Resolve returns an error
+// wrapping errdefs.ErrNotFound for unknown images.
+type Images interface {
+	Resolve(ctx context.Context, ref string) (ImageInfo, error)
+}
+
+// RootFS makes container root filesystems: a writable layer per container
+// on an image's layer chain, mounted at start and unmounted at exit.
+type RootFS interface {
+	Prepare(ctx context.Context, key string, parent string) error
+	Mount(ctx context.Context, key, target string) error
+	Unmount(ctx context.Context, target string) error
+	Remove(ctx context.Context, key string) error
+	Usage(ctx context.Context, key string) (int64, error)
+}
+
+// Publisher receives container events.
+type Publisher interface {
+	Publish(typ events.Type, action events.Action, actor events.Actor)
+}

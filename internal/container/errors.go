@@ -1,0 +1,49 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/containerd/errdefs"
+
+	"berth/internal/runtime/oci"
+)
+
+// msgError prints Docker's message and carries an errdefs class.
+type msgError struct {
+	msg   string
+	class error
+}
+
+func (e *msgError) Error() string { return e.msg }
+func (e *msgError) Unwrap() error { return e.class }
+
+func errorf(class error, format string, args ...any) error {
+	return &msgError{msg: fmt.Sprintf(format, args...), class: class}
+}
+
+func errNoSuchContainer(ref string) error {
+	return errorf(errdefs.ErrNotFound, "No such container: %s", ref)
+}
+
+func errNameInUse(name, id string) error {
+	return errorf(errdefs.ErrConflict, "Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, id)
+}
+
+func errInvalidName(name string) error {
+	return errorf(errdefs.ErrInvalidArgument, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+}
+
+func errNotRunning(id string) error {
+	return errorf(errdefs.ErrConflict, "container %s is not running", id)
+}
+
+func errPaused(id string) error {
+	return errorf(errdefs.ErrConflict, "container %s is paused, unpause the container before stopping or killing", id)
+}
+
+// execExitCode is the exit code Docker records for a process that could not
+// be started: 127 when not found, 126 when it could not be invoked.
+func execExitCode(msg string) int {
+	return oci.ExitCodeFor(errors.New(msg))
+}

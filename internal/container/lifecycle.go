@@ -1,0 +1,445 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/sys/signal"
+	bolt "go.etcd.io/bbolt"
+
+	"berth/internal/log"
+	"berth/internal/metadata"
+)
+
+// defaultStopTimeout is Docker's grace period before SIGKILL.
+const defaultStopTimeout = 10
+
+// StopOptions are the options of Stop and Restart.
+type StopOptions struct {
+	// Signal overrides the container's stop signal.
+	Signal string
+	// Timeout is the grace period in seconds; nil uses the container's
+	// StopTimeout or 10; negative waits forever.
+	Timeout *int
+}
+
+func parseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return syscall.SIGTERM, nil
+	}
+	sig, err := signal.ParseSignal(s)
+	if err != nil {
+		return 0, errorf(errdefs.ErrInvalidArgument, "%s", err.Error())
+	}
+	return sig, nil
+}
+
+// Stop sends the stop signal, waits for the grace period, then kills.
+// Stopping a container that is not running is NotModified.
+func (m *Manager) Stop(ctx context.Context, ref string, o StopOptions) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.restartCancel != nil {
+		e.restartCancel()
+		e.restartCancel = nil
+		m.setState(ctx, e, func(st *State) { st.Status = container.StateExited; st.ManuallyStopped = true })
+		e.mu.Unlock()
+		return nil
+	}
+	if !e.running() {
+		e.mu.Unlock()
+		return fmt.Errorf("container %s is not running: %w", e.rec.ID, errdefs.ErrNotModified)
+	}
+	err = m.stopLocked(ctx, e, o)
+	e.mu.Unlock()
+	return err
+}
+
+// stopLocked stops the container; e.mu is held on entry and exit but
+// released while waiting for the exit.
+func (m *Manager) stopLocked(ctx context.Context, e *entry, o StopOptions) error {
+	sigName := o.Signal
+	if sigName == "" {
+		sigName = e.rec.Config.StopSignal
+	}
+	sig, err := parseSignal(sigName)
+	if err != nil {
+		return err
+	}
+	timeout := defaultStopTimeout
+	if e.rec.Config.StopTimeout != nil {
+		timeout = *e.rec.Config.StopTimeout
+	}
+	if o.Timeout != nil {
+		timeout = *o.Timeout
+	}
+	e.rec.State.ManuallyStopped = true
+	e.stopping = true
+	defer func() { e.stopping = false }()
+	m.persistQuiet(ctx, e)
+	exited := e.exited
+	if e.rec.State.Status == container.StatePaused {
+		_ = m.resumeLocked(ctx, e)
+	}
+	if err := m.signal(ctx, e, sig); err != nil && !errdefs.IsNotFound(err) {
+		log.From(ctx).Warn("stop signal", "container", e.rec.ID, "err", err)
+	}
+	m.publish(e, events.ActionKill, map[string]string{"signal": fmt.Sprint(int(sig))})
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	if exited == nil {
+		return nil
+	}
+	var grace <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(time.Duration(timeout) * time.Second)
+		defer t.Stop()
+		grace = t.C
+	}
+	select {
+	case <-exited:
+	case <-grace:
+		e.mu.Lock()
+		if err := m.signal(ctx, e, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+			log.From(ctx).Warn("kill", "container", e.rec.ID, "err", err)
+		}
+		m.publish(e, events.ActionKill, map[string]string{"signal": "9"})
+		e.mu.Unlock()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("container %s did not exit after SIGKILL", e.rec.ID)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	e.mu.Lock()
+	m.publish(e, events.ActionStop, nil)
+	e.mu.Unlock()
+	return nil
+}
+
+func (m *Manager) persistQuiet(ctx context.Context, e *entry) {
+	if err := m.persist(e); err != nil {
+		log.From(ctx).Error("persist container", "container", e.rec.ID, "err", err)
+	}
+}
+
+// signal sends sig to the container's init process through the runtime.
+func (m *Manager) signal(ctx context.Context, e *entry, sig syscall.Signal) error {
+	rt, err := m.runtime(e.rec.Runtime)
+	if err != nil {
+		return err
+	}
+	return rt.Kill(ctx, e.rec.ID, sig, false)
+}
+
+// Kill sends a signal (default SIGKILL) to a running container.
+func (m *Manager) Kill(ctx context.Context, ref, sigName string) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	sig := syscall.SIGKILL
+	if sigName != "" {
+		if sig, err = parseSignal(sigName); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.running() {
+		return errorf(errdefs.ErrConflict, "cannot kill container: %s: container %s is not running", ref, e.rec.ID)
+	}
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		e.rec.State.ManuallyStopped = true
+		m.persistQuiet(ctx, e)
+	}
+	if e.rec.State.Status == container.StatePaused && sig != syscall.SIGKILL {
+		return errPaused(e.rec.ID)
+	}
+	if err := m.signal(ctx, e, sig); err != nil {
+		return err
+	}
+	m.publish(e, events.ActionKill, map[string]string{"signal": fmt.Sprint(int(sig))})
+	return nil
+}
+
+// Restart stops (if running) and starts the container.
+func (m *Manager) Restart(ctx context.Context, ref string, o StopOptions) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.restartCancel != nil {
+		e.restartCancel()
+		e.restartCancel = nil
+	}
+	if e.running() {
+		if err := m.stopLocked(ctx, e, o); err != nil {
+			return err
+		}
+	}
+	if err := m.startLocked(ctx, e, false); err != nil {
+		return err
+	}
+	m.publish(e, events.ActionRestart, nil)
+	return nil
+}
+
+// RemoveOptions are the options of Remove.
+type RemoveOptions struct {
+	Force   bool
+	Volumes bool
+}
+
+// Remove deletes a container: its rw layer, logs and record. A running
+// container needs Force, which kills it first.
+func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.removing {
+		return errorf(errdefs.ErrConflict, "removal of container %s is already in progress", e.rec.ID)
+	}
+	if e.restartCancel != nil {
+		if !o.Force {
+			return errorf(errdefs.ErrConflict, "cannot remove container \"/%s\": container is restarting: stop the container before removing or force remove", e.rec.Name)
+		}
+		e.restartCancel()
+		e.restartCancel = nil
+	}
+	if e.running() {
+		if !o.Force {
+			if e.rec.State.Status == container.StatePaused {
+				return errorf(errdefs.ErrConflict, "cannot remove container \"/%s\": container is paused and must be unpaused first", e.rec.Name)
+			}
+			return errorf(errdefs.ErrConflict, "cannot remove container \"/%s\": container is running: stop the container before removing or force remove", e.rec.Name)
+		}
+		e.removing = true
+		zero := 0
+		if err := m.stopLocked(ctx, e, StopOptions{Signal: "KILL", Timeout: &zero}); err != nil {
+			e.removing = false
+			return fmt.Errorf("could not kill container for removal: %w", err)
+		}
+	}
+	e.removing = true
+	for _, x := range e.execs {
+		m.mu.Lock()
+		delete(m.execs, x.ID)
+		m.mu.Unlock()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := m.rootfs.Remove(cctx, e.rec.ID); err != nil {
+		e.rec.State.Status = container.StateDead
+		m.persistQuiet(cctx, e)
+		e.removing = false
+		return fmt.Errorf("remove rootfs of %s: %w", e.rec.ID, err)
+	}
+	_ = os.RemoveAll(m.bundleDir(e.rec.ID))
+	_ = os.Remove(m.socket(e.rec.ID))
+	_ = os.RemoveAll(m.dataDir(e.rec.ID))
+	if err := m.db.Update(func(tx *bolt.Tx) error {
+		return metadata.Delete(tx, metadata.BucketContainers, e.rec.ID)
+	}); err != nil {
+		return fmt.Errorf("remove record of %s: %w", e.rec.ID, err)
+	}
+	m.mu.Lock()
+	delete(m.byID, e.rec.ID)
+	if m.byName[e.rec.Name] == e.rec.ID {
+		delete(m.byName, e.rec.Name)
+	}
+	m.mu.Unlock()
+	m.publish(e, events.ActionDestroy, nil)
+	e.rec.State.Status = container.StateRemoving
+	close(e.removed)
+	e.notify()
+	return nil
+}
+
+// WaitCondition is one of Docker's wait conditions.
+type WaitCondition string
+
+// Wait conditions.
+const (
+	WaitNotRunning WaitCondition = "not-running"
+	WaitNextExit   WaitCondition = "next-exit"
+	WaitRemoved    WaitCondition = "removed"
+)
+
+// Wait blocks until the condition holds and returns the exit code, or the
+// error for a container that could not start.
+func (m *Manager) Wait(ctx context.Context, ref string, cond WaitCondition) (int, string, error) {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return 0, "", err
+	}
+	switch cond {
+	case "", WaitNotRunning, WaitNextExit, WaitRemoved:
+	default:
+		return 0, "", errorf(errdefs.ErrInvalidArgument, "invalid condition: %q", cond)
+	}
+	e.mu.Lock()
+	exited := e.exited
+	running := e.running() || e.restartCancel != nil
+	e.mu.Unlock()
+	switch cond {
+	case WaitRemoved:
+		select {
+		case <-e.removed:
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		}
+	case WaitNextExit:
+		for {
+			e.mu.Lock()
+			ch, changed := e.exited, e.changed
+			e.mu.Unlock()
+			if ch != nil {
+				select {
+				case <-ch:
+				case <-e.removed:
+				case <-ctx.Done():
+					return 0, "", ctx.Err()
+				}
+				break
+			}
+			select {
+			case <-changed:
+			case <-e.removed:
+			case <-ctx.Done():
+				return 0, "", ctx.Err()
+			}
+		}
+	default:
+		if running && exited != nil {
+			select {
+			case <-exited:
+			case <-e.removed:
+			case <-ctx.Done():
+				return 0, "", ctx.Err()
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cond == WaitRemoved {
+		return e.rec.State.ExitCode, "", nil
+	}
+	return e.rec.State.ExitCode, e.rec.State.Error, nil
+}
+
+// Rename changes a container's name.
+func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	newName = trimSlash(newName)
+	if newName == "" {
+		return errorf(errdefs.ErrInvalidArgument, "Neither old nor new names may be empty")
+	}
+	if !validName.MatchString(newName) {
+		return errInvalidName(newName)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.rec.Name
+	if old == newName {
+		return errorf(errdefs.ErrInvalidArgument, "Renaming a container with the same name as its current name")
+	}
+	m.mu.Lock()
+	if other, taken := m.byName[newName]; taken {
+		m.mu.Unlock()
+		return errNameInUse(newName, other)
+	}
+	m.byName[newName] = e.rec.ID
+	delete(m.byName, old)
+	m.mu.Unlock()
+	e.rec.Name = newName
+	m.persistQuiet(ctx, e)
+	m.publish(e, events.ActionRename, map[string]string{"oldName": "/" + old})
+	return nil
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[0] == '/' {
+		s = s[1:]
+	}
+	return s
+}
+
+// Pause freezes a running container.
+func (m *Manager) Pause(ctx context.Context, ref string) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rec.State.Status == container.StatePaused {
+		return errorf(errdefs.ErrConflict, "container %s is already paused", e.rec.ID)
+	}
+	if !e.running() {
+		return errNotRunning(e.rec.ID)
+	}
+	rt, err := m.runtime(e.rec.Runtime)
+	if err != nil {
+		return err
+	}
+	if err := rt.Pause(ctx, e.rec.ID); err != nil {
+		return err
+	}
+	m.setState(ctx, e, func(st *State) { st.Status = container.StatePaused })
+	m.publish(e, events.ActionPause, nil)
+	return nil
+}
+
+// Unpause thaws a paused container.
+func (m *Manager) Unpause(ctx context.Context, ref string) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rec.State.Status != container.StatePaused {
+		return errorf(errdefs.ErrConflict, "container %s is not paused", e.rec.ID)
+	}
+	if err := m.resumeLocked(ctx, e); err != nil {
+		return err
+	}
+	m.publish(e, events.ActionUnPause, nil)
+	return nil
+}
+
+func (m *Manager) resumeLocked(ctx context.Context, e *entry) error {
+	rt, err := m.runtime(e.rec.Runtime)
+	if err != nil {
+		return err
+	}
+	if err := rt.Resume(ctx, e.rec.ID); err != nil {
+		return err
+	}
+	m.setState(ctx, e, func(st *State) { st.Status = container.StateRunning })
+	return nil
+}
+
+// logDir returns the directory holding the container's log files.
+func (m *Manager) logDir(id string) string { return filepath.Join(m.dataDir(id)) }

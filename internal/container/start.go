@@ -1,0 +1,314 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+
+	"berth/internal/log"
+	"berth/internal/runtime/oci"
+	"berth/internal/runtime/shim"
+	"berth/internal/runtime/spec"
+)
+
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
+// Start starts a created or stopped container. Starting a running
+// container is NotModified, as in Docker.
+func (m *Manager) Start(ctx context.Context, ref string) error {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return m.startLocked(ctx, e, false)
+}
+
+func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error {
+	switch e.rec.State.Status {
+	case container.StateRunning, container.StatePaused:
+		return fmt.Errorf("container already started: %w", errdefs.ErrNotModified)
+	case container.StateRemoving, container.StateDead:
+		return errorf(errdefs.ErrConflict, "container is marked for removal and cannot be started")
+	}
+	if e.restartCancel != nil && !restart {
+		e.restartCancel()
+		e.restartCancel = nil
+	}
+	id := e.rec.ID
+	rt, err := m.runtime(e.rec.Runtime)
+	if err != nil {
+		return err
+	}
+	// Run with a context that outlives the request: a half-done start is
+	// rolled back, never abandoned.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	fail := func(err error) error {
+		code := oci.ExitCodeFor(err)
+		if code == 0 {
+			code = 128
+		}
+		e.rec.State.ExitCode = code
+		e.rec.State.Error = err.Error()
+		if e.rec.State.Status != container.StateCreated {
+			e.rec.State.Status = container.StateExited
+		}
+		e.rec.State.FinishedAt = m.cfg.Now().UTC()
+		m.setState(sctx, e, func(*State) {})
+		m.failPending(e, err)
+		if e.rec.HostConfig.AutoRemove && !e.removing {
+			// Docker removes an auto-remove container whose start failed.
+			id := e.rec.ID
+			go func() { _ = m.Remove(m.baseCtx, id, RemoveOptions{Force: true, Volumes: true}) }()
+		}
+		return err
+	}
+	bundle := m.bundleDir(id)
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return fail(fmt.Errorf("bundle: %w", err))
+	}
+	_ = m.rootfs.Unmount(sctx, rootfs) // left over from a crash
+	if err := m.rootfs.Mount(sctx, id, rootfs); err != nil {
+		return fail(fmt.Errorf("mount rootfs: %w", err))
+	}
+	unmount := func() {
+		if err := m.rootfs.Unmount(sctx, rootfs); err != nil {
+			log.From(ctx).Warn("unmount rootfs", "container", id, "err", err)
+		}
+	}
+	s, err := m.buildSpec(sctx, e, rootfs)
+	if err != nil {
+		unmount()
+		return fail(err)
+	}
+	b, err := json.Marshal(s)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
+	}
+	if err != nil {
+		unmount()
+		return fail(fmt.Errorf("write spec: %w", err))
+	}
+	_ = rt.Delete(sctx, id, true) // stale runtime state from a crash
+	hc := e.rec.HostConfig
+	proc, err := shim.Spawn(sctx, m.cfg.Self, shim.Config{
+		ID: id, Runtime: *rt, Bundle: bundle, StateDir: m.shimDir(id), Socket: m.socket(id),
+		Tty: e.rec.Config.Tty, OpenStdin: e.rec.Config.OpenStdin, StdinOnce: e.rec.Config.StdinOnce,
+		LogDriver: hc.LogConfig.Type, LogPath: e.rec.LogPath, LogOpts: hc.LogConfig.Config,
+	})
+	if err != nil {
+		unmount()
+		return fail(fmt.Errorf("failed to create task for container: %w", err))
+	}
+	client := shim.Client{Socket: proc.Socket}
+	m.connectPending(sctx, e, client)
+	pid, err := client.Start(sctx)
+	if err != nil {
+		_ = rt.Delete(sctx, id, true)
+		unmount()
+		return fail(fmt.Errorf("failed to start container: %w", err))
+	}
+	e.exited = make(chan struct{})
+	now := m.cfg.Now().UTC()
+	m.setState(sctx, e, func(st *State) {
+		st.Status = container.StateRunning
+		st.Pid = pid
+		st.ExitCode = 0
+		st.Error = ""
+		st.OOMKilled = false
+		st.StartedAt = now
+		st.FinishedAt = time.Time{}
+		st.ManuallyStopped = false
+		st.StartedBefore = true
+	})
+	m.publish(e, events.ActionStart, nil)
+	m.wg.Add(1)
+	go m.monitor(m.baseCtx, e, e.exited)
+	return nil
+}
+
+// buildSpec turns the record into an OCI spec for rootfs.
+func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string) (*specs.Spec, error) {
+	etc, err := m.writeEtcFiles(e)
+	if err != nil {
+		return nil, err
+	}
+	in := spec.Input{
+		ID: e.rec.ID, Rootfs: rootfs, Args: append([]string{e.rec.Path}, e.rec.Args...),
+		Config: e.rec.Config, HostConfig: e.rec.HostConfig, Hostname: e.rec.Config.Hostname,
+		EtcFiles: etc, InitPath: m.cfg.Self, CgroupsPath: "/" + m.cfg.CgroupParent + "/" + e.rec.ID,
+	}
+	nm := e.rec.HostConfig.NetworkMode
+	if nm.IsContainer() {
+		other, err := m.lookup(nm.ConnectedContainer())
+		if err != nil {
+			return nil, err
+		}
+		pid := other.rec.State.Pid
+		if other.rec.State.Status != container.StateRunning || pid == 0 {
+			return nil, errorf(errdefs.ErrConflict, "cannot join network namespace of a non running container: %s", other.rec.ID)
+		}
+		in.NetNSPath = "/proc/" + strconv.Itoa(pid) + "/ns/net"
+	}
+	return spec.Generate(ctx, in)
+}
+
+// writeEtcFiles writes the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf, as Docker generates them.
+func (m *Manager) writeEtcFiles(e *entry) (map[string]string, error) {
+	dir := m.dataDir(e.rec.ID)
+	hostname := e.rec.Config.Hostname
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	for _, h := range e.rec.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if i := strings.Index(h, "="); i > 0 {
+			name, ip, ok = h[:i], h[i+1:], true
+		}
+		if ok {
+			hosts += ip + "\t" + name + "\n"
+		}
+	}
+	resolv := resolvConf()
+	if e.rec.HostConfig.NetworkMode.IsHost() {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+		if h, err := os.Hostname(); err == nil && hostname == "" {
+			hostname = h
+		}
+	}
+	files := map[string]string{
+		"/etc/hostname":    filepath.Join(dir, "hostname"),
+		"/etc/hosts":       filepath.Join(dir, "hosts"),
+		"/etc/resolv.conf": filepath.Join(dir, "resolv.conf"),
+	}
+	content := map[string]string{"/etc/hostname": hostname + "\n", "/etc/hosts": hosts, "/etc/resolv.conf": resolv}
+	for k, p := range files {
+		if err := os.WriteFile(p, []byte(content[k]), 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", k, err)
+		}
+	}
+	return files, nil
+}
+
+// resolvConf is the host's resolv.conf without loopback nameservers, which
+// mean nothing inside the container's network namespace; Docker's public
+// fallback servers are used when none is left.
+func resolvConf() string {
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	var out []string
+	ns := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" {
+				continue
+			}
+			ns++
+		}
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	if ns == 0 {
+		out = append(out, "nameserver 8.8.8.8", "nameserver 8.8.4.4")
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// monitor waits for the container's exit through its shim and applies it.
+func (m *Manager) monitor(ctx context.Context, e *entry, exited chan struct{}) {
+	defer m.wg.Done()
+	client := shim.Client{Socket: m.socket(e.rec.ID)}
+	ex, err := client.Wait(ctx)
+	if ctx.Err() != nil {
+		return // the daemon stops; the container keeps running
+	}
+	if err != nil {
+		rec, ok, rerr := shim.ReadExit(m.shimDir(e.rec.ID))
+		switch {
+		case ok:
+			ex = rec
+		default:
+			if rerr != nil {
+				log.From(ctx).Warn("read exit record", "container", e.rec.ID, "err", rerr)
+			}
+			ex = shim.Exit{ExitCode: 255, FinishedAt: m.cfg.Now().UTC(), Error: "container shim is gone"}
+		}
+	}
+	m.handleExit(ctx, e, ex, exited)
+}
+
+func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.exited != exited {
+		return // a newer run already took over
+	}
+	id := e.rec.ID
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if rt, err := m.runtime(e.rec.Runtime); err == nil {
+		_ = rt.Delete(cctx, id, true)
+	}
+	if err := m.rootfs.Unmount(cctx, filepath.Join(m.bundleDir(id), "rootfs")); err != nil {
+		log.From(ctx).Warn("unmount rootfs", "container", id, "err", err)
+	}
+	ranFor := ex.FinishedAt.Sub(e.rec.State.StartedAt)
+	m.setState(cctx, e, func(st *State) {
+		st.Status = container.StateExited
+		st.Pid = 0
+		st.ExitCode = ex.ExitCode
+		st.OOMKilled = ex.OOMKilled
+		st.FinishedAt = ex.FinishedAt
+		if ex.Error != "" && ex.ExitCode != 0 && st.Error == "" {
+			st.Error = ex.Error
+		}
+	})
+	m.publish(e, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.ExitCode)})
+	close(exited)
+	e.exited = nil
+
+	d := decideRestart(e.rec.HostConfig.RestartPolicy, ex.ExitCode, e.rec.State.RestartCount, e.rec.State.ManuallyStopped || e.stopping, ranFor, e.lastDelay)
+	if d.Restart {
+		e.lastDelay = d.Delay
+		m.setState(cctx, e, func(st *State) { st.Status = container.StateRestarting })
+		rctx, rcancel := context.WithCancel(m.baseCtx)
+		e.restartCancel = rcancel
+		timer := time.AfterFunc(d.Delay, func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if rctx.Err() != nil {
+				return
+			}
+			e.restartCancel = nil
+			e.rec.State.RestartCount++
+			if err := m.startLocked(rctx, e, true); err != nil {
+				log.From(ctx).Warn("restart container", "container", id, "err", err)
+			} else {
+				m.publish(e, events.ActionRestart, nil)
+			}
+		})
+		context.AfterFunc(rctx, func() { timer.Stop() })
+		return
+	}
+	if e.rec.HostConfig.AutoRemove && !e.removing {
+		go func() {
+			if err := m.Remove(m.baseCtx, id, RemoveOptions{Force: true, Volumes: true}); err != nil {
+				log.From(ctx).Warn("auto-remove container", "container", id, "err", err)
+			}
+		}()
+	}
+}
