@@ -49,7 +49,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 		return CreateResult{}, errInvalidName(o.Name)
 	}
 	if o.Config.Image == "" {
-		return CreateResult{}, errorf(errdefs.ErrInvalidArgument, "no command specified")
+		return CreateResult{}, errorf(errdefs.ErrInvalidArgument, "No command specified")
 	}
 	img, err := m.images.Resolve(ctx, o.Config.Image)
 	if err != nil {
@@ -57,7 +57,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	}
 	cfg := mergeImageConfig(o.Config, img.Config)
 	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
-		return CreateResult{}, errorf(errdefs.ErrInvalidArgument, "no command specified")
+		return CreateResult{}, errorf(errdefs.ErrInvalidArgument, "No command specified")
 	}
 	if _, err := m.runtime(hc.Runtime); err != nil {
 		return CreateResult{}, err

@@ -85,10 +85,10 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 	}
 	info := system.Info{
 		ID: d.id, Containers: len(list), Images: len(imgs), Driver: "overlay2",
-		DriverStatus:  [][2]string{{"Backing Filesystem", "extfs"}, {"Supports d_type", "true"}},
-		MemoryLimit:   true, SwapLimit: true, CPUCfsPeriod: true, CPUCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+		DriverStatus: [][2]string{{"Backing Filesystem", "extfs"}, {"Supports d_type", "true"}},
+		MemoryLimit:  true, SwapLimit: true, CPUCfsPeriod: true, CPUCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
 		IPv4Forwarding: true, Debug: d.cfg.LogLevel == "debug", NGoroutines: runtime.NumGoroutine(),
-		SystemTime:    time.Now().Format(time.RFC3339Nano), LoggingDriver: d.cfg.LogDriver, CgroupDriver: "cgroupfs",
+		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: d.cfg.LogDriver, CgroupDriver: "cgroupfs",
 		CgroupVersion: cgroupVersion(), KernelVersion: kernelVersion(), OperatingSystem: operatingSystem(), OSVersion: "",
 		OSType: "linux", Architecture: archName(), IndexServerAddress: "https://index.docker.io/v1/",
 		RegistryConfig: &registry.ServiceConfig{IndexConfigs: map[string]*registry.IndexInfo{}},

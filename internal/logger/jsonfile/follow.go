@@ -96,12 +96,19 @@ func (r *reader) switchFile() (switched, stop bool, err error) {
 // path.k. When cur is gone (rotated past MaxFile, or unlinked with MaxFile 1)
 // it opens the oldest file left, so a reader that fell far behind loses
 // files but not its place. It returns nil when the next file does not exist
-// yet or names kept moving while it looked.
+// yet or names kept moving while it looked; the next wake-up retries.
 func openNext(path string, cur os.FileInfo) (*os.File, error) {
-	for range 5 {
+	missed := 0
+	for range 8 {
 		k, oldest, err := findRotated(path, cur)
 		if err != nil || k == 0 {
 			return nil, err
+		}
+		if k < 0 && missed < 2 {
+			// A scan can pass the name a concurrent rotation is moving; only
+			// believe cur is gone when repeated scans agree.
+			missed++
+			continue
 		}
 		name := rotatedName(path, oldest)
 		if k > 0 {
@@ -133,23 +140,52 @@ func openNext(path string, cur os.FileInfo) (*os.File, error) {
 // findRotated returns i such that rotatedName(path, i) is cur, or -1 and the
 // highest index that exists when no name is cur.
 func findRotated(path string, cur os.FileInfo) (k, oldest int, err error) {
-	for i := 0; i < maxFiles; i++ {
-		fi, err := os.Stat(rotatedName(path, i))
-		if errors.Is(err, fs.ErrNotExist) {
-			if i == 0 {
-				continue
-			}
-			break
-		}
-		if err != nil {
-			return -1, 0, fmt.Errorf("json-file: stat log: %w", err)
-		}
+	k = -1
+	err = scanRotated(path, func(i int, _ *os.File, fi os.FileInfo) bool {
 		oldest = i
 		if os.SameFile(fi, cur) {
-			return i, oldest, nil
+			k = i
+			return false
+		}
+		return true
+	}, false)
+	return k, oldest, err
+}
+
+// scanRotated visits path, path.1, path.2, … that exist, calling fn until it
+// returns false. With open, each file is opened and fn owns it (otherwise
+// the file is nil and only stat'ed). A single missing index is passed over,
+// since a rotation in progress vacates one name at a time; two missing in a
+// row end the scan.
+func scanRotated(path string, fn func(i int, f *os.File, fi os.FileInfo) bool, open bool) error {
+	misses := 0
+	for i := 0; i < maxFiles && misses < 2; i++ {
+		name := rotatedName(path, i)
+		var f *os.File
+		var fi os.FileInfo
+		var err error
+		if open {
+			if f, err = os.Open(name); err == nil {
+				if fi, err = f.Stat(); err != nil {
+					_ = f.Close()
+				}
+			}
+		} else {
+			fi, err = os.Stat(name)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			misses++
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("json-file: open log: %w", err)
+		}
+		misses = 0
+		if !fn(i, f, fi) {
+			return nil
 		}
 	}
-	return -1, oldest, nil
+	return nil
 }
 
 // watcher wakes a follower on any change in the log's directory: writes,

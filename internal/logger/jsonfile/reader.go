@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"berth/internal/log"
@@ -95,48 +95,39 @@ type reader struct {
 	corrupt int // lines skipped because they did not decode
 }
 
-// openFiles opens path and its rotated files and returns them oldest first.
-// Newest is opened first; a file seen twice (rotated between two opens) is
-// kept once.
+// openFiles opens path and its rotated files and returns them oldest first,
+// or none when there is no log. Names shift while the writer rotates, so the
+// scan is only trusted when path is the same file before and after it (a
+// rotation always replaces path); otherwise it is retried, and after a few
+// tries taken as is, with files seen twice (rotated mid-scan) kept once.
 func openFiles(path string) ([]*os.File, error) {
-	var files []*os.File
-	var seen []os.FileInfo
-	for i := 0; i < maxFiles; i++ {
-		f, err := os.Open(rotatedName(path, i))
-		if errors.Is(err, fs.ErrNotExist) {
-			if i == 0 {
-				continue // rotated files may exist while path is being recreated
+	for attempt := 0; ; attempt++ {
+		before, _ := os.Stat(path)
+		var files []*os.File
+		var seen []os.FileInfo
+		err := scanRotated(path, func(_ int, f *os.File, fi os.FileInfo) bool {
+			for _, s := range seen {
+				if os.SameFile(s, fi) {
+					_ = f.Close()
+					return true
+				}
 			}
-			break
-		}
+			seen = append(seen, fi)
+			files = append(files, f)
+			return true
+		}, true)
 		if err != nil {
 			closeAll(files)
-			return nil, fmt.Errorf("json-file: open log: %w", err)
+			return nil, err
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			_ = f.Close()
-			closeAll(files)
-			return nil, fmt.Errorf("json-file: stat log: %w", err)
+		after, _ := os.Stat(path)
+		stable := before != nil && after != nil && os.SameFile(before, after)
+		if stable || attempt == 10 || len(files) == 0 {
+			slices.Reverse(files)
+			return files, nil
 		}
-		dup := false
-		for _, s := range seen {
-			if os.SameFile(s, fi) {
-				dup = true
-				break
-			}
-		}
-		if dup {
-			_ = f.Close()
-			continue
-		}
-		seen = append(seen, fi)
-		files = append(files, f)
+		closeAll(files)
 	}
-	for i, j := 0, len(files)-1; i < j; i, j = i+1, j-1 {
-		files[i], files[j] = files[j], files[i]
-	}
-	return files, nil
 }
 
 func closeAll(files []*os.File) {

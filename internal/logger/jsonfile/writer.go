@@ -21,11 +21,12 @@ type Writer struct {
 	path string
 	cfg  Config
 
-	mu     sync.Mutex
-	f      *os.File // nil after a failed rotation, until reopened
-	size   int64
-	buf    []byte
-	closed bool
+	mu      sync.Mutex
+	f       *os.File // nil after a failed rotation, until reopened
+	size    int64
+	rotated int // rotated files path.1 … path.rotated that exist
+	buf     []byte
+	closed  bool
 }
 
 // New opens (creating if needed) the log at path for appending with the
@@ -45,12 +46,19 @@ func New(path string, cfg Config) (*Writer, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("json-file: stat log: %w", err)
 	}
+	rotated := 0
+	for rotated < cfg.MaxFile-1 {
+		if _, err := os.Stat(rotatedName(path, rotated+1)); err != nil {
+			break
+		}
+		rotated++
+	}
 	for i := max(cfg.MaxFile, 1); ; i++ {
 		if err := os.Remove(rotatedName(path, i)); err != nil {
 			break
 		}
 	}
-	return &Writer{path: path, cfg: cfg, f: f, size: fi.Size()}, nil
+	return &Writer{path: path, cfg: cfg, f: f, size: fi.Size(), rotated: rotated}, nil
 }
 
 // rotatedName returns path for i == 0 and path.i otherwise.
@@ -112,12 +120,14 @@ func (w *Writer) rotate() error {
 		}
 	} else {
 		// rename replaces the destination, so the oldest file goes first.
-		for i := w.cfg.MaxFile - 1; i >= 1; i-- {
+		top := min(w.rotated+1, w.cfg.MaxFile-1)
+		for i := top; i >= 1; i-- {
 			err := os.Rename(rotatedName(w.path, i-1), rotatedName(w.path, i))
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}
+		w.rotated = top
 	}
 	if err := w.reopen(); err != nil {
 		errs = append(errs, err)

@@ -410,4 +410,3 @@ func writeJSONBody(w http.ResponseWriter, v any) error {
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
-
