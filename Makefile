@@ -6,12 +6,15 @@ BIN := bin
 STATICCHECK := $(HOME)/go/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build deps test unit integration compat lint fuzz bench clean
+.PHONY: all build deps quickstart test unit integration compat lint fuzz bench clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+quickstart:
+	./scripts/quickstart.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/berthd ./cmd/berthd

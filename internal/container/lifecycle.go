@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -440,6 +439,3 @@ func (m *Manager) resumeLocked(ctx context.Context, e *entry) error {
 	m.setState(ctx, e, func(st *State) { st.Status = container.StateRunning })
 	return nil
 }
-
-// logDir returns the directory holding the container's log files.
-func (m *Manager) logDir(id string) string { return filepath.Join(m.dataDir(id)) }

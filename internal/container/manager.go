@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -254,9 +253,6 @@ func (m *Manager) Restore(ctx context.Context) error {
 
 // Wait for monitors to end (after the restore context ended).
 func (m *Manager) Close() { m.wg.Wait() }
-
-// errIsGone reports errors that mean the shim is gone.
-func errIsGone(err error) bool { return errors.Is(err, errdefs.ErrUnavailable) }
 
 // Runtimes returns the configured runtimes' binaries by name.
 func (m *Manager) Runtimes() map[string]string {

@@ -43,19 +43,20 @@ func Run(args []string) int {
 		return 126
 	}
 	child := cmd.Process.Pid
-	for {
-		select {
-		case s := <-sigs:
-			sig := s.(syscall.Signal)
-			if sig == syscall.SIGCHLD {
-				if code, done := reap(child); done {
-					return code
-				}
-				continue
-			}
-			_ = syscall.Kill(child, sig)
+	for s := range sigs {
+		sig := s.(syscall.Signal)
+		if sig == syscall.SIGURG {
+			continue // the Go runtime's own preemption signal
 		}
+		if sig == syscall.SIGCHLD {
+			if code, done := reap(child); done {
+				return code
+			}
+			continue
+		}
+		_ = syscall.Kill(child, sig)
 	}
+	return 0
 }
 
 func isNotFound(err error) bool {

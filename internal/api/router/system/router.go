@@ -16,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/volume"
 
 	"berth/internal/api/server"
+	bus "berth/internal/events"
 	"berth/internal/filters"
 )
 
@@ -106,8 +107,14 @@ func (rt *Router) events(w http.ResponseWriter, r *http.Request) error {
 	fw := server.FlushWriter{W: w}
 	_, _ = fw.Write(nil)
 	enc := json.NewEncoder(fw)
+	legacy := server.VersionLess(server.Version(r), "1.52")
 	for msg := range ch {
-		if err := enc.Encode(msg); err != nil {
+		var v any = msg
+		if legacy {
+			// Before API 1.52 events also carried status, id and from.
+			v = bus.Legacy(msg)
+		}
+		if err := enc.Encode(v); err != nil {
 			return nil
 		}
 	}
