@@ -75,6 +75,20 @@ func Binary(name string) (string, error) {
 // unix socket names are limited to 108 bytes) and waits until it answers.
 // Call Cleanup when done.
 func StartDaemon(extraArgs ...string) (*Daemon, error) {
+	d, err := NewDaemon(extraArgs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(); err != nil {
+		d.Cleanup()
+		return nil, err
+	}
+	return d, nil
+}
+
+// NewDaemon prepares a daemon's directories without starting it, so a test
+// can shape them first (e.g. mount a small file system as the data root).
+func NewDaemon(extraArgs ...string) (*Daemon, error) {
 	bin, err := Binary("berthd")
 	if err != nil {
 		return nil, err
@@ -88,8 +102,7 @@ func StartDaemon(extraArgs ...string) (*Daemon, error) {
 		Socket: filepath.Join(base, "s.sock"), DataRoot: filepath.Join(base, "data"), ExecRoot: filepath.Join(base, "run"),
 	}
 	d.Host = "unix://" + d.Socket
-	if err := d.Start(); err != nil {
-		d.Cleanup()
+	if err := os.MkdirAll(d.DataRoot, 0o711); err != nil {
 		return nil, err
 	}
 	return d, nil
