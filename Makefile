@@ -19,6 +19,7 @@ quickstart:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/berthd ./cmd/berthd
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/berth ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/berth-shim ./cmd/berth-shim
 
 $(STATICCHECK):
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -38,6 +38,7 @@ var layers = map[string]int{
 	"internal/cli":                   4,
 	"cmd/berthd":                     4,
 	"cmd/berth":                      4,
+	"cmd/berth-shim":                 4,
 	"internal/archtest":              4,
 }
 

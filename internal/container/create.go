@@ -143,7 +143,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 
 func validateHostConfig(hc *container.HostConfig) error {
 	if err := container.ValidateRestartPolicy(hc.RestartPolicy); err != nil {
-		return fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
+		return errorf(errdefs.ErrInvalidArgument, "%s", err)
 	}
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return errorf(errdefs.ErrInvalidArgument, "can't create 'AutoRemove' container with restart policy")

@@ -1,12 +1,16 @@
 package container
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/containerd/errdefs"
@@ -146,7 +150,7 @@ func (m *Manager) ExecStart(ctx context.Context, execID string, o ExecStartOptio
 		Tty: x.Config.Tty, OpenStdin: x.Config.AttachStdin, StdinOnce: true,
 	}
 	sctx := context.WithoutCancel(ctx)
-	p, err := shim.Spawn(sctx, m.cfg.Self, cfg)
+	p, err := shim.Spawn(sctx, m.cfg.Shim, cfg)
 	if err != nil {
 		return fail(err)
 	}
@@ -163,7 +167,10 @@ func (m *Manager) ExecStart(ctx context.Context, execID string, o ExecStartOptio
 		if att != nil {
 			att.Close()
 		}
-		return fail(fmt.Errorf("OCI runtime exec failed: %w", err))
+		if !strings.HasPrefix(err.Error(), "OCI runtime exec failed") {
+			err = fmt.Errorf("OCI runtime exec failed: %w", err)
+		}
+		return fail(err)
 	}
 	if o.ConsoleSize != nil && x.Config.Tty {
 		_ = c.Resize(sctx, uint16(o.ConsoleSize[0]), uint16(o.ConsoleSize[1]))
@@ -174,7 +181,15 @@ func (m *Manager) ExecStart(ctx context.Context, execID string, o ExecStartOptio
 	e.mu.Lock()
 	m.publish(e, events.Action("exec_start: "+joinCmd(x.Config.Cmd)), map[string]string{"execID": x.ID})
 	e.mu.Unlock()
+	// The attached output ends only after the exit code is recorded, so a
+	// client that inspects the exec when its stream ends (docker exec) sees
+	// the code, as with dockerd.
+	exited := make(chan struct{})
+	if att != nil {
+		att.Reader = bufio.NewReader(exitGate{r: att.Reader, exited: exited})
+	}
 	go func() {
+		defer close(exited)
 		ex, err := c.Wait(m.baseCtx)
 		if err != nil {
 			if rec, ok, _ := shim.ReadExit(dir); ok {
@@ -194,6 +209,21 @@ func (m *Manager) ExecStart(ctx context.Context, execID string, o ExecStartOptio
 		log.From(m.baseCtx).Debug("exec exited", "container", x.ContainerID, "exec", x.ID)
 	}()
 	return att, nil
+}
+
+// exitGate holds back the end of an exec's output until its exit is
+// recorded.
+type exitGate struct {
+	r      io.Reader
+	exited <-chan struct{}
+}
+
+func (g exitGate) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		<-g.exited
+	}
+	return n, err
 }
 
 func ociExitCode(err error) int {

@@ -28,8 +28,9 @@ type Config struct {
 	// DataRoot and ExecRoot are the daemon's --data-root and --exec-root.
 	DataRoot string
 	ExecRoot string
-	// Self is the berthd binary, re-executed as shim and used as docker-init.
-	Self string
+	// Shim is the binary run as `SHIM shim CONFIG` for each container start
+	// and exec, and bind-mounted as docker-init: berth-shim, or berthd itself.
+	Shim string
 	// Runtimes are the OCI runtimes by name; DefaultRuntime names the default.
 	Runtimes       map[string]oci.Runtime
 	DefaultRuntime string

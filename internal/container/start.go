@@ -101,9 +101,11 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		unmount()
 		return fail(fmt.Errorf("write spec: %w", err))
 	}
-	_ = rt.Delete(sctx, id, true) // stale runtime state from a crash
+	if _, err := os.Stat(filepath.Join(rt.Root, id)); err == nil {
+		_ = rt.Delete(sctx, id, true) // stale runtime state from a crash
+	}
 	hc := e.rec.HostConfig
-	proc, err := shim.Spawn(sctx, m.cfg.Self, shim.Config{
+	proc, err := shim.Spawn(sctx, m.cfg.Shim, shim.Config{
 		ID: id, Runtime: *rt, Bundle: bundle, StateDir: m.shimDir(id), Socket: m.socket(id),
 		Tty: e.rec.Config.Tty, OpenStdin: e.rec.Config.OpenStdin, StdinOnce: e.rec.Config.StdinOnce,
 		LogDriver: hc.LogConfig.Type, LogPath: e.rec.LogPath, LogOpts: hc.LogConfig.Config,
@@ -148,7 +150,7 @@ func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string) (*spec
 	in := spec.Input{
 		ID: e.rec.ID, Rootfs: rootfs, Args: append([]string{e.rec.Path}, e.rec.Args...),
 		Config: e.rec.Config, HostConfig: e.rec.HostConfig, Hostname: e.rec.Config.Hostname,
-		EtcFiles: etc, InitPath: m.cfg.Self, CgroupsPath: "/" + m.cfg.CgroupParent + "/" + e.rec.ID,
+		EtcFiles: etc, InitPath: m.cfg.Shim, CgroupsPath: "/" + m.cfg.CgroupParent + "/" + e.rec.ID,
 	}
 	nm := e.rec.HostConfig.NetworkMode
 	if nm.IsContainer() {
@@ -260,8 +262,12 @@ func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited
 	id := e.rec.ID
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	// The shim deletes the runtime's state itself; when the shim died
+	// first, that is left to do here.
 	if rt, err := m.runtime(e.rec.Runtime); err == nil {
-		_ = rt.Delete(cctx, id, true)
+		if _, err := os.Stat(filepath.Join(rt.Root, id)); err == nil && ex.Error != "" {
+			_ = rt.Delete(cctx, id, true)
+		}
 	}
 	if err := m.rootfs.Unmount(cctx, filepath.Join(m.bundleDir(id), "rootfs")); err != nil {
 		log.From(ctx).Warn("unmount rootfs", "container", id, "err", err)

@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 		return nil, err
 	}
 	d.containers, err = ctr.New(ctr.Config{
-		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Self: self,
+		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Shim: shimBinary(self),
 		Runtimes: runtimes, DefaultRuntime: cfg.DefaultRuntime,
 		LogDriver: cfg.LogDriver, LogOpts: cfg.LogOpts, CgroupParent: cfg.CgroupParent,
 	}, db, imageResolver{d.images}, rootFS{d.snap}, d.events)
@@ -102,6 +102,16 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 	}
 	ok = true
 	return d, nil
+}
+
+// shimBinary is the small berth-shim installed beside berthd, or berthd
+// itself (which can act as the shim too) when there is none.
+func shimBinary(self string) string {
+	p := filepath.Join(filepath.Dir(self), "berth-shim")
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return p
+	}
+	return self
 }
 
 // newSnapshotter picks overlay when the kernel and the data root's file

@@ -121,7 +121,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", version, MinAPIVersion)))
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// dockerd answers unknown routes (and methods) with a JSON 404.
+		WriteError(ctx, w, WithMessage(errdefs.ErrNotFound, "page not found"))
+	} else {
+		s.mux.ServeHTTP(w, r)
+	}
 	log.From(ctx).Debug("api", "method", r.Method, "path", r.URL.Path, "version", version, "duration", time.Since(start))
 }
 

@@ -61,6 +61,8 @@ func Spawn(ctx context.Context, self string, cfg Config) (*Process, error) {
 	cmd.Stdout = pw
 	cmd.Stderr = logf
 	cmd.Dir = "/"
+	// One P and a tighter GC keep the resident set of each shim small.
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=25")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		pw.Close()

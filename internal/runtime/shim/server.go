@@ -102,6 +102,13 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 	if s.log != nil {
 		s.log.Close()
 	}
+	if s.cfg.ExecProcess == "" {
+		// Delete the runtime's state before anyone learns of the exit, so a
+		// prompt restart of the same container never races with it.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = s.rt.Delete(dctx, s.cfg.ID, true)
+		cancel()
+	}
 	if err := writeExit(s.cfg.StateDir, e); err != nil {
 		return fmt.Errorf("record exit: %w", err)
 	}
@@ -109,11 +116,6 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 	s.exit = &e
 	s.mu.Unlock()
 	close(s.exitCh)
-	if s.cfg.ExecProcess == "" {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_ = s.rt.Delete(dctx, s.cfg.ID, true)
-		cancel()
-	}
 	// Give connected waiters a moment to read their reply.
 	time.Sleep(50 * time.Millisecond)
 	return nil

@@ -1,5 +1,6 @@
 // Package system routes the system endpoints of the Docker Engine API:
-// ping, version, info, events and disk usage.
+// ping, version, info, events and disk usage, plus empty network and
+// build-cache prunes until those components exist.
 package system
 
 import (
@@ -51,6 +52,8 @@ func (rt *Router) Routes(s *server.Server) {
 	s.Handle("GET /info", rt.info)
 	s.Handle("GET /events", rt.events)
 	s.Handle("GET /system/df", rt.df)
+	s.Handle("POST /networks/prune", rt.pruneNetworks)
+	s.Handle("POST /build/prune", rt.pruneBuildCache)
 }
 
 func (rt *Router) ping(w http.ResponseWriter, r *http.Request) error {
