@@ -97,7 +97,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	if cfg.Hostname == "" && !container.NetworkMode(hc.NetworkMode).IsHost() {
 		cfg.Hostname = id[:12]
 	}
-	if hc.NetworkMode == "" {
+	if hc.NetworkMode == "" || hc.NetworkMode == "default" {
 		hc.NetworkMode = "bridge"
 	}
 	if hc.LogConfig.Type == "" {

@@ -105,6 +105,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		_ = rt.Delete(sctx, id, true) // stale runtime state from a crash
 	}
 	hc := e.rec.HostConfig
+	tSpawn := time.Now()
 	proc, err := shim.Spawn(sctx, m.cfg.Shim, shim.Config{
 		ID: id, Runtime: *rt, Bundle: bundle, StateDir: m.shimDir(id), Socket: m.socket(id),
 		Tty: e.rec.Config.Tty, OpenStdin: e.rec.Config.OpenStdin, StdinOnce: e.rec.Config.StdinOnce,
@@ -116,6 +117,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 	}
 	client := shim.Client{Socket: proc.Socket}
 	m.connectPending(sctx, e, client)
+	tStart := time.Now()
 	pid, err := client.Start(sctx)
 	if err != nil {
 		_ = rt.Delete(sctx, id, true)
@@ -136,6 +138,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		st.StartedBefore = true
 	})
 	m.publish(e, events.ActionStart, nil)
+	log.From(ctx).Debug("container started", "container", id, "create", tStart.Sub(tSpawn), "start", time.Since(tStart))
 	m.wg.Add(1)
 	go m.monitor(m.baseCtx, e, e.exited)
 	return nil

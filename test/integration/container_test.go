@@ -183,8 +183,10 @@ func TestExec(t *testing.T) {
 	if out != "1 2\n1000\n/tmp" || code != 4 {
 		t.Fatalf("exec: %q code %d", out, code)
 	}
+	// dockerd records 126 for any exec that fails to start, even when the
+	// command is not found.
 	out, code = execOut(t, c, id, client.ExecCreateOptions{Cmd: []string{"nosuchcmd"}})
-	if code != 127 || !strings.Contains(out, "executable file not found") {
+	if code != 126 || !strings.Contains(out, "executable file not found") {
 		t.Fatalf("exec of missing command: %q code %d", out, code)
 	}
 	one := 1
