@@ -6,12 +6,15 @@ BIN := bin
 STATICCHECK := $(HOME)/go/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build deps quickstart test unit integration compat lint fuzz bench clean
+.PHONY: all build deps test-deps quickstart test unit integration compat lint fuzz bench clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+test-deps:
+	@./scripts/install-test-deps.sh
 
 quickstart:
 	./scripts/quickstart.sh
@@ -32,7 +35,7 @@ lint: $(STATICCHECK)
 
 # test runs everything: lint, unit and privileged component tests, fuzz seed
 # corpora, integration tests against a real berthd, and the docker CLI compat tests.
-test: deps build lint
+test: test-deps build lint
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 15m -tags integration -p 1 ./test/integration/...
 	$(GO) test -count=1 -timeout 10m -tags compat -p 1 ./test/compat/...

@@ -61,7 +61,9 @@ func BusyboxTar(busybox []byte) ([]byte, error) {
 		return nil, err
 	}
 	for _, a := range BusyboxApplets {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: "bin/" + a, Linkname: "bin/busybox", ModTime: mt}); err != nil {
+		// Hard-link headers carry the file mode, as GNU tar writes them: Docker
+		// applies it to the link target.
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: "bin/" + a, Linkname: "bin/busybox", Mode: 0o755, ModTime: mt}); err != nil {
 			return nil, err
 		}
 	}

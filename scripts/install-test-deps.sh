@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs what the test suite needs beyond scripts/install-deps.sh: Debian's
+# docker.io, whose dockerd the interop tests start (in a network namespace of
+# their own, without iptables or a bridge) to exchange images with berthd.
+# The package is only installed, never started as a service.
+set -eu
+"$(dirname "$0")/install-deps.sh"
+need=""
+command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
+command -v script >/dev/null 2>&1 || need="$need bsdutils"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+if [ -n "$need" ]; then
+	echo "installing for tests:$need" >&2
+	policy=/usr/sbin/policy-rc.d
+	created=""
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		created=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $need >/dev/null
+	[ -z "$created" ] || rm -f "$policy"
+fi
