@@ -254,6 +254,14 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
 			return &os.PathError{Op: "link", Path: rel + " => " + target, Err: err}
 		}
+		// Like Docker's extractor, a hard link's header mode is applied to
+		// the (shared) inode unless it is a symlink, which has no mode.
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			if err := unix.Fchmodat(pfd, base, perm, 0); err != nil {
+				return &os.PathError{Op: "chmod", Path: rel, Err: err}
+			}
+		}
 		return nil
 
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
