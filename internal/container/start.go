@@ -110,15 +110,20 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		ID: id, Runtime: *rt, Bundle: bundle, StateDir: m.shimDir(id), Socket: m.socket(id),
 		Tty: e.rec.Config.Tty, OpenStdin: e.rec.Config.OpenStdin, StdinOnce: e.rec.Config.StdinOnce,
 		LogDriver: hc.LogConfig.Type, LogPath: e.rec.LogPath, LogOpts: hc.LogConfig.Config,
+		// Nobody waits to attach: create and start in one runtime call.
+		StartNow: len(e.pending) == 0,
 	})
 	if err != nil {
 		unmount()
 		return fail(fmt.Errorf("failed to create task for container: %w", err))
 	}
 	client := shim.Client{Socket: proc.Socket}
-	m.connectPending(sctx, e, client)
 	tStart := time.Now()
-	pid, err := client.Start(sctx)
+	pid := proc.Pid
+	if len(e.pending) > 0 {
+		m.connectPending(sctx, e, client)
+		pid, err = client.Start(sctx)
+	}
 	if err != nil {
 		_ = rt.Delete(sctx, id, true)
 		unmount()

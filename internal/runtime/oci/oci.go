@@ -179,6 +179,17 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) error {
 	return err
 }
 
+// Run creates the container and starts its process in one runtime call,
+// detached: for starts that nobody is attached to.
+func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts) error {
+	args := []string{"run", "--detach", "--bundle", o.Bundle, "--pid-file", o.PidFile}
+	if o.ConsoleSocket != "" {
+		args = append(args, "--console-socket", o.ConsoleSocket)
+	}
+	_, err := r.run(ctx, o.IO, filepath.Join(o.Bundle, "runtime.log"), append(args, id)...)
+	return err
+}
+
 // Start starts the process of a created container.
 func (r *Runtime) Start(ctx context.Context, id string) error {
 	_, err := r.run(ctx, IO{}, "", "start", id)

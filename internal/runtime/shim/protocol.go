@@ -23,6 +23,9 @@ type Config struct {
 	StateDir string `json:"stateDir"`
 	// Socket is the unix socket the shim serves.
 	Socket string `json:"socket"`
+	// StartNow starts a container's process at once (one `runc run
+	// --detach`) instead of waiting for "start": for starts nobody attaches to.
+	StartNow bool `json:"startNow,omitempty"`
 	// ExecProcess, when set, makes this an exec shim for the OCI process file.
 	ExecProcess string `json:"execProcess,omitempty"`
 	// Tty allocates a pseudo-terminal for the process.

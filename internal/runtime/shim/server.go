@@ -222,7 +222,16 @@ func (s *server) prepare(ctx context.Context) error {
 	}
 	consoleCh := s.acceptConsole(pio)
 	pidFile := filepath.Join(s.cfg.StateDir, "init.pid")
-	err = s.rt.Create(ctx, s.cfg.ID, oci.CreateOpts{Bundle: s.cfg.Bundle, PidFile: pidFile, ConsoleSocket: pio.consoleSocket, IO: pio.io})
+	opts := oci.CreateOpts{Bundle: s.cfg.Bundle, PidFile: pidFile, ConsoleSocket: pio.consoleSocket, IO: pio.io}
+	if s.cfg.StartNow {
+		err = s.rt.Run(ctx, s.cfg.ID, opts)
+		if err == nil {
+			s.started = true
+			s.startCh <- nil
+		}
+	} else {
+		err = s.rt.Create(ctx, s.cfg.ID, opts)
+	}
 	for _, f := range pio.closeAfter {
 		f.Close()
 	}
