@@ -34,7 +34,11 @@ func TestLiveRestore_AfterKill9(t *testing.T) {
 	}
 	long := create(t, c, "long", &container.Config{Cmd: []string{"sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"}}, nil)
 	short := create(t, c, "short", &container.Config{Cmd: []string{"sh", "-c", "sleep 1; echo bye; exit 42"}}, nil)
-	for _, id := range []string{long, short} {
+	// An "always" container that exits while the daemon is down is
+	// restarted by the new daemon.
+	always := create(t, c, "always", &container.Config{Cmd: []string{"sh", "-c", "sleep 1; exit 3"}},
+		&container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyAlways}})
+	for _, id := range []string{long, short, always} {
 		if _, err := c.ContainerStart(t.Context(), id, client.ContainerStartOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -62,6 +66,12 @@ func TestLiveRestore_AfterKill9(t *testing.T) {
 	st = inspect(t, c, short).State
 	if st.Running || st.ExitCode != 42 || st.Status != container.StateExited {
 		t.Fatalf("exit during downtime not recorded: %+v", st)
+	}
+	for i := 0; i < 50 && inspect(t, c, always).RestartCount == 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ins := inspect(t, c, always); ins.RestartCount < 1 {
+		t.Fatalf("always container not restarted after the daemon came back: %+v", ins.State)
 	}
 	if out, _ := logs(t, c, short, client.ContainerLogsOptions{}); out != "bye\n" {
 		t.Fatalf("logs of short: %q", out)
