@@ -135,7 +135,7 @@ func generate(ctx context.Context, in Input, h host) (*specs.Spec, error) {
 	}
 
 	s := &specs.Spec{
-		Version:  specs.Version,
+		Version:  ociVersion,
 		Root:     &specs.Root{Path: in.Rootfs, Readonly: hc.ReadonlyRootfs},
 		Hostname: in.Hostname,
 		Process:  &specs.Process{},
@@ -536,3 +536,8 @@ func devices(hc *container.HostConfig, h host) ([]specs.LinuxDevice, []specs.Lin
 	}
 	return devs, rules, nil
 }
+
+// ociVersion is the spec version written into config.json: dockerd writes
+// "1.0.2-dev", and runtimes older than the runtime-spec module (crun 1.8
+// rejects "1.3.0") accept it.
+const ociVersion = "1.0.2-dev"

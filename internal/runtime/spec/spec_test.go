@@ -86,7 +86,7 @@ func nsTypes(ns []specs.LinuxNamespace) []specs.LinuxNamespaceType {
 func TestGenerate_Defaults(t *testing.T) {
 	s := mustGenerate(t, genInput(t, &container.Config{}, &container.HostConfig{}), fakeHost())
 
-	if s.Version != specs.Version || s.Hostname != "box" || s.Linux.CgroupsPath != "/berth/c1" || s.Root.Readonly {
+	if s.Version != "1.0.2-dev" || s.Hostname != "box" || s.Linux.CgroupsPath != "/berth/c1" || s.Root.Readonly {
 		t.Errorf("version %q hostname %q cgroups %q readonly %v", s.Version, s.Hostname, s.Linux.CgroupsPath, s.Root.Readonly)
 	}
 	p := s.Process
