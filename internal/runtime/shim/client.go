@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 
 	"berth/internal/runtime/oci"
 )
@@ -37,6 +38,9 @@ type Process struct {
 func Spawn(ctx context.Context, self string, cfg Config) (*Process, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("shim state dir: %w", err)
+	}
+	if err := waitPrevious(ctx, cfg.StateDir); err != nil {
+		return nil, err
 	}
 	_ = os.Remove(filepath.Join(cfg.StateDir, ExitFile))
 	cfgPath := filepath.Join(cfg.StateDir, "shim.json")
@@ -61,8 +65,6 @@ func Spawn(ctx context.Context, self string, cfg Config) (*Process, error) {
 	cmd.Stdout = pw
 	cmd.Stderr = logf
 	cmd.Dir = "/"
-	// One P and a tighter GC keep the resident set of each shim small.
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=25")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		pw.Close()
@@ -96,6 +98,36 @@ func Spawn(ctx context.Context, self string, cfg Config) (*Process, error) {
 		return nil, oci.Classify(errors.New(strings.TrimPrefix(line, "error ")))
 	}
 	return nil, fmt.Errorf("shim for %s exited before it was ready (see %s)", cfg.ID, filepath.Join(cfg.StateDir, "shim.log"))
+}
+
+// waitPrevious waits until no shim holds the lock of stateDir: a previous
+// shim of the same container may still be cleaning up after its exit.
+func waitPrevious(ctx context.Context, stateDir string) error {
+	f, err := os.OpenFile(filepath.Join(stateDir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("shim lock: %w", err)
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		f.Close() // closing releases the lock
+		return nil
+	}
+	// Block on the lock in a goroutine (the kernel wakes it when the old
+	// shim exits); the goroutine owns f.
+	done := make(chan error, 1)
+	go func() {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		f.Close()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("shim lock: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("previous shim of %s still running: %w", stateDir, ctx.Err())
+	}
 }
 
 // Client talks to a shim over its socket.

@@ -69,6 +69,9 @@ type reply struct {
 // ExitFile is the name of the exit record in a shim's state directory.
 const ExitFile = "exit.json"
 
+// lockFile is held (flock) by a shim for its whole life.
+const lockFile = "shim.lock"
+
 // ReadExit returns the exit record a shim left in stateDir; ok is false when
 // there is none (the process has not exited, or the shim died first).
 func ReadExit(stateDir string) (e Exit, ok bool, err error) {

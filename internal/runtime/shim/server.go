@@ -64,7 +64,20 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 		exitCh:   make(chan struct{}),
 		startCh:  make(chan error, 1),
 	}
-	err := s.prepare(ctx)
+	// The lock is held for the shim's whole life; Spawn of the next run of
+	// the same container waits for it, so this shim's clean-up (runtime
+	// delete) never races with a new start.
+	lock, err := os.OpenFile(filepath.Join(cfg.StateDir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+	}
+	if err != nil {
+		fmt.Fprintf(ready, "error shim lock: %s\n", err)
+		ready.Close()
+		return err
+	}
+	defer lock.Close()
+	err = s.prepare(ctx)
 	if err != nil {
 		fmt.Fprintf(ready, "error %s\n", err)
 		ready.Close()
@@ -102,13 +115,6 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 	if s.log != nil {
 		s.log.Close()
 	}
-	if s.cfg.ExecProcess == "" {
-		// Delete the runtime's state before anyone learns of the exit, so a
-		// prompt restart of the same container never races with it.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_ = s.rt.Delete(dctx, s.cfg.ID, true)
-		cancel()
-	}
 	if err := writeExit(s.cfg.StateDir, e); err != nil {
 		return fmt.Errorf("record exit: %w", err)
 	}
@@ -116,8 +122,13 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 	s.exit = &e
 	s.mu.Unlock()
 	close(s.exitCh)
-	// Give connected waiters a moment to read their reply.
-	time.Sleep(50 * time.Millisecond)
+	if s.cfg.ExecProcess == "" {
+		// Off the exit's critical path: a new start of this container
+		// waits for the shim lock, which is released only after this.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = s.rt.Delete(dctx, s.cfg.ID, true)
+		cancel()
+	}
 	return nil
 }
 
