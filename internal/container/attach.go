@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
 
 	"berth/internal/log"
 	"berth/internal/logger"
@@ -59,6 +60,7 @@ func (m *Manager) Attach(ctx context.Context, ref string, o AttachOptions) (*Att
 		a.p = &pendingAttach{o: a.o, ch: make(chan attachResult, 1)}
 		e.pending = append(e.pending, a.p)
 	}
+	m.publish(e, events.ActionAttach, nil)
 	return a, nil
 }
 

@@ -1,12 +1,9 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/containerd/errdefs"
-
-	"berth/internal/runtime/oci"
 )
 
 // msgError prints Docker's message and carries an errdefs class.
@@ -40,10 +37,4 @@ func errNotRunning(id string) error {
 
 func errPaused(id string) error {
 	return errorf(errdefs.ErrConflict, "container %s is paused, unpause the container before stopping or killing", id)
-}
-
-// execExitCode is the exit code Docker records for a process that could not
-// be started: 127 when not found, 126 when it could not be invoked.
-func execExitCode(msg string) int {
-	return oci.ExitCodeFor(errors.New(msg))
 }

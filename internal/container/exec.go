@@ -92,7 +92,7 @@ type ExecStartOptions struct {
 
 // ExecStart starts an exec. Unless detached it returns the attached stream
 // of the process. A process that cannot be started records exit code 126
-// or 127 like Docker and returns the error.
+// like Docker and returns the error.
 func (m *Manager) ExecStart(ctx context.Context, execID string, o ExecStartOptions) (*shim.Attachment, error) {
 	x, err := m.exec(execID)
 	if err != nil {
@@ -123,10 +123,10 @@ func (m *Manager) ExecStart(ctx context.Context, execID string, o ExecStartOptio
 	e.mu.Unlock()
 
 	fail := func(err error) (*shim.Attachment, error) {
+		// dockerd records 126 for every exec that fails to start, even
+		// for a command that is not found (its deferred clean-up
+		// overrides the 127 that the runtime error suggests).
 		code := 126
-		if c := ociExitCode(err); c != 0 {
-			code = c
-		}
 		x.mu.Lock()
 		x.exitCode = &code
 		x.mu.Unlock()
@@ -224,13 +224,6 @@ func (g exitGate) Read(p []byte) (int, error) {
 		<-g.exited
 	}
 	return n, err
-}
-
-func ociExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	return execExitCode(err.Error())
 }
 
 // execProcess derives the exec's OCI process from the container's spec.

@@ -167,10 +167,26 @@ func (m *Manager) Kill(ctx context.Context, ref, sigName string) error {
 	if e.rec.State.Status == container.StatePaused && sig != syscall.SIGKILL {
 		return errPaused(e.rec.ID)
 	}
+	exited := e.exited
 	if err := m.signal(ctx, e, sig); err != nil {
 		return err
 	}
 	m.publish(e, events.ActionKill, map[string]string{"signal": fmt.Sprint(int(sig))})
+	if sig != syscall.SIGKILL || exited == nil {
+		return nil
+	}
+	// Like dockerd, a SIGKILL returns once the container has exited, so the
+	// next command sees it stopped (dockerd gives up waiting after 10s).
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case <-exited:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return nil
 }
 

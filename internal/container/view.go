@@ -180,7 +180,14 @@ func (m *Manager) List(ctx context.Context, o ListOptions) ([]container.Summary,
 		if !sinceT.IsZero() && !r.Created.After(sinceT) {
 			continue
 		}
-		cmd := strings.Join(append([]string{r.Path}, r.Args...), " ")
+		// dockerd quotes arguments holding a space: "sh -c 'sleep 1; ls'".
+		cmd := r.Path
+		for _, a := range r.Args {
+			if strings.Contains(a, " ") {
+				a = "'" + a + "'"
+			}
+			cmd += " " + a
+		}
 		s := container.Summary{
 			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image, Command: cmd,
 			Created: r.Created.Unix(), Ports: []container.PortSummary{}, Labels: r.Config.Labels,
@@ -214,16 +221,10 @@ func matchContainer(f filters.Args, r Record) bool {
 			return false
 		}
 	}
-	if names := f.Get("name"); len(names) > 0 {
-		ok := false
-		for _, n := range names {
-			if strings.Contains("/"+r.Name, n) {
-				ok = true
-			}
-		}
-		if !ok {
-			return false
-		}
+	// Like dockerd, name filters are regular expressions matched against
+	// the name with and without its leading slash.
+	if !f.Match("name", "/"+r.Name) && !f.Match("name", r.Name) {
+		return false
 	}
 	if !f.Match("status", string(r.State.Status)) {
 		return false
