@@ -110,8 +110,9 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		ID: id, Runtime: *rt, Bundle: bundle, StateDir: m.shimDir(id), Socket: m.socket(id),
 		Tty: e.rec.Config.Tty, OpenStdin: e.rec.Config.OpenStdin, StdinOnce: e.rec.Config.StdinOnce,
 		LogDriver: hc.LogConfig.Type, LogPath: e.rec.LogPath, LogOpts: hc.LogConfig.Config,
-		// Nobody waits to attach: create and start in one runtime call.
-		StartNow: len(e.pending) == 0,
+		// Create and start in one runtime call; the shim holds output back
+		// until the waiting clients attached.
+		StartNow: true, AttachWait: len(e.pending),
 	})
 	if err != nil {
 		unmount()
@@ -120,15 +121,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 	client := shim.Client{Socket: proc.Socket}
 	tStart := time.Now()
 	pid := proc.Pid
-	if len(e.pending) > 0 {
-		m.connectPending(sctx, e, client)
-		pid, err = client.Start(sctx)
-	}
-	if err != nil {
-		_ = rt.Delete(sctx, id, true)
-		unmount()
-		return fail(fmt.Errorf("failed to start container: %w", err))
-	}
+	m.connectPending(sctx, e, client)
 	e.exited = make(chan struct{})
 	now := m.cfg.Now().UTC()
 	m.setState(sctx, e, func(st *State) {
@@ -143,7 +136,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		st.StartedBefore = true
 	})
 	m.publish(e, events.ActionStart, nil)
-	log.From(ctx).Debug("container started", "container", id, "create", tStart.Sub(tSpawn), "start", time.Since(tStart))
+	log.From(ctx).Debug("container started", "container", id, "spawn", tStart.Sub(tSpawn), "attach", time.Since(tStart))
 	m.wg.Add(1)
 	go m.monitor(m.baseCtx, e, e.exited)
 	return nil

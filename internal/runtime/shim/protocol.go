@@ -26,6 +26,10 @@ type Config struct {
 	// StartNow starts a container's process at once (one `runc run
 	// --detach`) instead of waiting for "start": for starts nobody attaches to.
 	StartNow bool `json:"startNow,omitempty"`
+	// AttachWait is how many clients will attach right after the shim is
+	// ready: output is not read until they did (at most a few seconds), so
+	// a process started at once loses none of it.
+	AttachWait int `json:"attachWait,omitempty"`
 	// ExecProcess, when set, makes this an exec shim for the OCI process file.
 	ExecProcess string `json:"execProcess,omitempty"`
 	// Tty allocates a pseudo-terminal for the process.

@@ -45,7 +45,17 @@ type server struct {
 	startCh  chan error
 	log      logger.Driver
 	copiers  sync.WaitGroup
+
+	// gate is closed once output may flow (see Config.AttachWait).
+	gate        chan struct{}
+	gateOnce    sync.Once
+	attachCount int
 }
+
+// attachGrace bounds how long output waits for expected attachments.
+const attachGrace = 5 * time.Second
+
+func (s *server) openGate() { s.gateOnce.Do(func() { close(s.gate) }) }
 
 type attachConn struct {
 	conn           net.Conn
@@ -63,6 +73,16 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 		attached: map[*attachConn]struct{}{},
 		exitCh:   make(chan struct{}),
 		startCh:  make(chan error, 1),
+		gate:     make(chan struct{}),
+	}
+	// Output is held back until the expected clients attached, so a
+	// process started at once loses nothing; never longer than
+	// attachGrace, so a client that went away blocks nobody.
+	if cfg.AttachWait <= 0 {
+		s.openGate()
+	} else {
+		t := time.AfterFunc(attachGrace, s.openGate)
+		defer t.Stop()
 	}
 	// The lock is held for the shim's whole life; Spawn of the next run of
 	// the same container waits for it, so this shim's clean-up (runtime
@@ -401,6 +421,7 @@ func (s *server) drain() {
 func (s *server) copyOutput(r *os.File, source string) {
 	defer s.copiers.Done()
 	defer r.Close()
+	<-s.gate
 	stream := byte(1)
 	if source == "stderr" {
 		stream = 2
@@ -594,10 +615,15 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, req request) {
 		return
 	}
 	s.attached[a] = struct{}{}
+	s.attachCount++
+	open := s.attachCount >= s.cfg.AttachWait
 	s.mu.Unlock()
 	a.mu.Lock()
 	writeReply(c, reply{Pid: s.pid})
 	a.mu.Unlock()
+	if open {
+		s.openGate()
+	}
 	if !req.Stdin {
 		// Hold the connection until the client goes away or the shim closes it.
 		_, _ = io.Copy(io.Discard, br)
