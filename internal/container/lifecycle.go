@@ -267,14 +267,20 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 		e.removing = false
 		return fmt.Errorf("remove rootfs of %s: %w", e.rec.ID, err)
 	}
-	_ = os.RemoveAll(m.bundleDir(e.rec.ID))
 	_ = os.Remove(m.socket(e.rec.ID))
-	_ = os.RemoveAll(m.dataDir(e.rec.ID))
 	if err := m.db.Update(func(tx *bolt.Tx) error {
 		return metadata.Delete(tx, metadata.BucketContainers, e.rec.ID)
 	}); err != nil {
 		return fmt.Errorf("remove record of %s: %w", e.rec.ID, err)
 	}
+	// The record is gone: the bundle and the logs (possibly large) go in the
+	// background; a crash before that is cleaned by the next Restore.
+	m.wg.Add(1)
+	go func(id string) {
+		defer m.wg.Done()
+		_ = os.RemoveAll(m.bundleDir(id))
+		_ = os.RemoveAll(m.dataDir(id))
+	}(e.rec.ID)
 	m.mu.Lock()
 	delete(m.byID, e.rec.ID)
 	if m.byName[e.rec.Name] == e.rec.ID {

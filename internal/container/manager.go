@@ -219,6 +219,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load containers: %w", err)
 	}
+	m.removeOrphans(ctx, recs)
 	for _, r := range recs {
 		e := &entry{rec: r, changed: make(chan struct{}), removed: make(chan struct{}), execs: map[string]*Exec{}}
 		m.mu.Lock()
@@ -252,7 +253,30 @@ func (m *Manager) Restore(ctx context.Context) error {
 	return nil
 }
 
-// Wait for monitors to end (after the restore context ended).
+// removeOrphans deletes container directories and writable layers that no
+// record names: what a crash during a removal left behind.
+func (m *Manager) removeOrphans(ctx context.Context, recs []Record) {
+	known := map[string]bool{}
+	for _, r := range recs {
+		known[r.ID] = true
+	}
+	for _, dir := range []string{filepath.Join(m.cfg.DataRoot, "containers"), filepath.Join(m.cfg.ExecRoot, "containers")} {
+		entries, _ := os.ReadDir(dir)
+		for _, de := range entries {
+			id := de.Name()
+			if known[id] || len(id) != 64 {
+				continue
+			}
+			log.From(ctx).Info("removing leftovers of a deleted container", "container", id)
+			_ = m.rootfs.Unmount(ctx, filepath.Join(m.bundleDir(id), "rootfs"))
+			_ = m.rootfs.Remove(ctx, id)
+			_ = os.RemoveAll(filepath.Join(dir, id))
+		}
+	}
+}
+
+// Close waits for monitors and background clean-ups to end (monitors end
+// when the restore context ended).
 func (m *Manager) Close() { m.wg.Wait() }
 
 // Runtimes returns the configured runtimes' binaries by name.
