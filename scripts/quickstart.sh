@@ -30,6 +30,7 @@ echo "== run"
 ./bin/berth run --rm busybox sh -c 'echo "hello from a berth container: $(hostname), pid $$, $(id)"'
 id=$(./bin/berth run -d --name quickstart-web busybox httpd -f -p 8080 -h /etc)
 ./bin/berth ps --filter name=quickstart-web
+echo "== exec: ask the container's own web server for its /etc/hostname"
 ./bin/berth exec quickstart-web wget -qO- http://127.0.0.1:8080/hostname
 ./bin/berth rm -f "$id" >/dev/null
 

@@ -182,6 +182,8 @@ func setFlagErrors(cmd *cobra.Command) {
 		} else {
 			cmd.Flags().Bool("help", false, "Print usage")
 		}
+		// docker lists no help flag under Options.
+		_ = cmd.Flags().MarkHidden("help")
 	}
 	for _, sub := range cmd.Commands() {
 		setFlagErrors(sub)
@@ -220,21 +222,21 @@ func (c *CLI) newSystemGroup() *cobra.Command {
 
 func showHelp(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 
-// flagErrorFunc reports flag errors as docker does: the message, a hint to
-// --help, and status 125.
+// flagErrorFunc reports flag errors as docker does: the message, the
+// usage line, a hint to --help, and status 125.
 func flagErrorFunc(cmd *cobra.Command, err error) error {
 	if err == nil {
 		return nil
 	}
-	usage := ""
-	if cmd.HasSubCommands() {
-		usage = "\n\n" + cmd.UsageString()
-	}
 	return StatusError{
-		Status:     fmt.Sprintf("%s\nSee '%s --help'.%s", err, cmd.CommandPath(), usage),
+		Status:     fmt.Sprintf("%s\n\nUsage:  %s\n\nRun '%s --help' for more information", err, usageLine(cmd), cmd.CommandPath()),
 		StatusCode: exitDaemonError,
 	}
 }
+
+// usageLine is the command's usage line as docker prints it in errors:
+// "berth container" for a group, "berth ps [OPTIONS]" for a command.
+func usageLine(cmd *cobra.Command) string { return cmd.UseLine() }
 
 // Argument validators with docker's messages.
 
@@ -243,11 +245,20 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return nil
 	}
 	if cmd.HasSubCommands() {
-		name := strings.TrimPrefix(cmd.CommandPath()+" "+args[0], programName+" ")
-		return fmt.Errorf("%s: '%s' is not a %s command.\nSee '%s --help'", programName, name, programName, programName)
+		msg := fmt.Sprintf("%s: unknown command: %s %s\n\n", programName, cmd.CommandPath(), args[0])
+		if cmd.HasParent() {
+			msg += "Usage:  " + usageLine(cmd) + "\n\n"
+		}
+		return errors.New(msg + fmt.Sprintf("Run '%s --help' for more information", cmd.CommandPath()))
 	}
-	return fmt.Errorf("%q accepts no arguments.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
-		cmd.CommandPath(), cmd.CommandPath(), cmd.UseLine(), cmd.Short)
+	return argsError(cmd, "accepts no arguments", "Run")
+}
+
+// argsError is docker's message for a wrong number of arguments; hint is
+// "See" or "Run", as docker words it for each kind of check.
+func argsError(cmd *cobra.Command, what, hint string) error {
+	return fmt.Errorf("%s: '%s' %s\n\nUsage:  %s\n\n%s '%s --help' for more information",
+		programName, cmd.CommandPath(), what, usageLine(cmd), hint, cmd.CommandPath())
 }
 
 func pluralize(word string, n int) string {
@@ -262,8 +273,7 @@ func minArgs(n int) cobra.PositionalArgs {
 		if len(args) >= n {
 			return nil
 		}
-		return fmt.Errorf("%q requires at least %d %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
-			cmd.CommandPath(), n, pluralize("argument", n), cmd.CommandPath(), cmd.UseLine(), cmd.Short)
+		return argsError(cmd, fmt.Sprintf("requires at least %d %s", n, pluralize("argument", n)), "See")
 	}
 }
 
@@ -272,8 +282,7 @@ func maxArgs(n int) cobra.PositionalArgs {
 		if len(args) <= n {
 			return nil
 		}
-		return fmt.Errorf("%q requires at most %d %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
-			cmd.CommandPath(), n, pluralize("argument", n), cmd.CommandPath(), cmd.UseLine(), cmd.Short)
+		return argsError(cmd, fmt.Sprintf("requires at most %d %s", n, pluralize("argument", n)), "Run")
 	}
 }
 
@@ -282,8 +291,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 		if len(args) == n {
 			return nil
 		}
-		return fmt.Errorf("%q requires exactly %d %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
-			cmd.CommandPath(), n, pluralize("argument", n), cmd.CommandPath(), cmd.UseLine(), cmd.Short)
+		return argsError(cmd, fmt.Sprintf("requires %d %s", n, pluralize("argument", n)), "Run")
 	}
 }
 
@@ -292,8 +300,7 @@ func rangeArgs(lo, hi int) cobra.PositionalArgs {
 		if len(args) >= lo && len(args) <= hi {
 			return nil
 		}
-		return fmt.Errorf("%q requires at least %d and at most %d %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
-			cmd.CommandPath(), lo, hi, pluralize("argument", hi), cmd.CommandPath(), cmd.UseLine(), cmd.Short)
+		return argsError(cmd, fmt.Sprintf("requires at least %d and at most %d %s", lo, hi, pluralize("argument", hi)), "Run")
 	}
 }
 
@@ -333,7 +340,7 @@ func parseFilters(args []string) (client.Filters, error) {
 	return f, nil
 }
 
-const usageTemplate = `Usage:  {{if .Runnable}}{{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}{{if not .Runnable}}{{.CommandPath}} COMMAND{{end}}{{end}}
+const usageTemplate = `Usage:  {{if .HasAvailableSubCommands}}{{.CommandPath}}{{if not .HasParent}} [OPTIONS]{{end}} COMMAND{{else}}{{.UseLine}}{{end}}
 {{if .Short}}
 {{.Short}}
 {{end}}{{if gt (len .Aliases) 0}}

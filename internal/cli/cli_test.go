@@ -198,9 +198,12 @@ func TestMain_RunMissingImage(t *testing.T) {
 	d.on("POST /containers/create", func(w http.ResponseWriter, _ *http.Request) {
 		apiError(w, http.StatusNotFound, "No such image: busybox:latest")
 	})
+	d.on("POST /images/create", func(w http.ResponseWriter, _ *http.Request) {
+		apiError(w, http.StatusNotImplemented, "pull access is not available")
+	})
 	_, errOut, code := d.run("", "run", "busybox")
 	want := "Unable to find image 'busybox:latest' locally\n" +
-		"berth: Error response from daemon: No such image: busybox:latest\n\nRun 'berth run --help' for more usage\n"
+		"berth: Error response from daemon: pull access is not available\n\nRun 'berth run --help' for more information\n"
 	if code != 125 || errOut != want {
 		t.Fatalf("code %d err %q", code, errOut)
 	}
@@ -342,10 +345,13 @@ func TestMain_UsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run"}, 1, "\"berth run\" requires at least 1 argument.\nSee 'berth run --help'.\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nCreate and run a new container from an image\n"},
-		{[]string{"ps", "--bogus"}, 125, "unknown flag: --bogus\nSee 'berth ps --help'.\n"},
+		{[]string{"run"}, 1, "berth: 'berth run' requires at least 1 argument\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nSee 'berth run --help' for more information\n"},
+		{[]string{"ps", "--bogus"}, 125, "unknown flag: --bogus\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information\n"},
+		{[]string{"ps", "x"}, 1, "berth: 'berth ps' accepts no arguments\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information\n"},
+		{[]string{"logs"}, 1, "berth: 'berth logs' requires 1 argument\n\nUsage:  berth logs [OPTIONS] CONTAINER\n\nRun 'berth logs --help' for more information\n"},
+		{[]string{"container", "bogus"}, 1, "berth: unknown command: berth container bogus\n\nUsage:  berth container\n\nRun 'berth container --help' for more information\n"},
 		{[]string{"run", "--restart=bad", "img"}, 125, "berth: invalid restart policy"},
-		{[]string{"bogus"}, 1, "berth: 'bogus' is not a berth command.\nSee 'berth --help'\n"},
+		{[]string{"bogus"}, 1, "berth: unknown command: berth bogus\n\nRun 'berth --help' for more information\n"},
 		{[]string{"ps", "--filter", "novalue"}, 1, "bad format of filter (expected name=value)\n"},
 	}
 	for _, tc := range tests {

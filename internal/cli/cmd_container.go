@@ -439,7 +439,7 @@ func (c *CLI) newAttachCommand() *cobra.Command {
 			}
 			if err := c.pipeHijacked(runCtx, &resp.HijackedResponse, s); err != nil {
 				if errors.Is(err, errDetached) {
-					return nil
+					return errEscapeSequence
 				}
 				return err
 			}
@@ -478,7 +478,7 @@ func (c *CLI) newExecCommand() *cobra.Command {
 			for _, e := range env {
 				v, err := validateEnv(e, penv.lookupEnv)
 				if err != nil {
-					return flagError(cmd.Flags(), "env", e, err)
+					return flagErrorFunc(cmd, flagError(cmd.Flags(), "env", e, err))
 				}
 				vars = append(vars, v)
 			}
@@ -539,7 +539,7 @@ func (c *CLI) newExecCommand() *cobra.Command {
 			}
 			if err := c.pipeHijacked(runCtx, &resp.HijackedResponse, s); err != nil {
 				if errors.Is(err, errDetached) {
-					return nil
+					return errEscapeSequence
 				}
 				return err
 			}
@@ -578,7 +578,8 @@ func (c *CLI) newRenameCommand() *cobra.Command {
 				return err
 			}
 			if _, err := api.ContainerRename(cmd.Context(), oldName, client.ContainerRenameOptions{NewName: newName}); err != nil {
-				return fmt.Errorf("Error: failed to rename container named %s: %w", oldName, err)
+				fmt.Fprintln(c.err, err)
+				return StatusError{Status: "Error: failed to rename container named " + oldName, StatusCode: 1, Cause: err}
 			}
 			return nil
 		})

@@ -143,8 +143,22 @@ func (c *CLI) writeDiskUsageVerbose(du client.DiskUsageResult) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "\nBuild cache usage: %s\n", units.HumanSize(float64(du.BuildCache.TotalSize)))
-	return nil
+	fmt.Fprintf(c.out, "\nBuild cache usage: %s\n\n", units.HumanSize(float64(du.BuildCache.TotalSize)))
+	tw = tabwriter.NewWriter(c.out, 10, 1, 3, ' ', 0)
+	fmt.Fprintln(tw, "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED")
+	for _, r := range du.BuildCache.Items {
+		id := truncateID(r.ID)
+		if r.InUse {
+			id += "*"
+		}
+		lastUsed := ""
+		if r.LastUsedAt != nil {
+			lastUsed = units.HumanDuration(now.Sub(*r.LastUsedAt)) + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%t\n", id, r.Type, units.HumanSizeWithPrecision(float64(r.Size), 3),
+			units.HumanDuration(now.Sub(r.CreatedAt))+" ago", lastUsed, r.UsageCount, r.Shared)
+	}
+	return tw.Flush()
 }
 
 func (c *CLI) newSystemPruneCommand() *cobra.Command {

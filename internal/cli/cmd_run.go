@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +21,7 @@ func (c *CLI) newCreateCommand() *cobra.Command {
 		func(cmd *cobra.Command, args []string) error {
 			spec, err := o.parse(cmd.Flags(), args, osParseEnv())
 			if err != nil {
-				return usageStatusError(err, "create")
+				return usageStatusError(err, cmd)
 			}
 			c.setConsoleSize(spec)
 			api, err := c.client()
@@ -43,7 +45,7 @@ func (c *CLI) newRunCommand() *cobra.Command {
 		func(cmd *cobra.Command, args []string) error {
 			spec, err := o.parse(cmd.Flags(), args, osParseEnv())
 			if err != nil {
-				return usageStatusError(err, "run")
+				return usageStatusError(err, cmd)
 			}
 			return c.runContainer(cmd.Context(), o, spec)
 		})
@@ -74,8 +76,9 @@ func familiarImage(image string) string {
 }
 
 // createContainer creates the container, writes --cidfile and prints the
-// daemon's warnings. Image pulls are not available yet: a missing image is
-// reported as docker reports it before pulling.
+// daemon's warnings. As docker does, it pulls the image first with
+// --pull=always, and after "no such image" with --pull=missing, then
+// retries; pull progress goes to stderr.
 func (c *CLI) createContainer(ctx context.Context, api *client.Client, spec *containerSpec, quiet bool) (string, error) {
 	cidfile := spec.HostConfig.ContainerIDFile
 	if cidfile != "" {
@@ -88,17 +91,36 @@ func (c *CLI) createContainer(ctx context.Context, api *client.Client, spec *con
 		}
 		_ = f.Close()
 	}
-	resp, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: spec.Config, HostConfig: spec.HostConfig, NetworkingConfig: spec.Networking,
-		Platform: spec.Platform, Name: spec.Name,
-	})
-	if err != nil {
+	removeCidfile := func() {
 		if cidfile != "" {
 			_ = os.Remove(cidfile)
 		}
-		if cerrdefs.IsNotFound(err) && spec.Pull != pullNever && !quiet && isImageNotFound(err) {
+	}
+	_, refErr := reference.ParseNormalizedNamed(spec.Config.Image)
+	canPull := refErr == nil
+	if spec.Pull == pullAlways && canPull {
+		if err := c.pullImage(ctx, api, spec, quiet); err != nil {
+			removeCidfile()
+			return "", err
+		}
+	}
+	opts := client.ContainerCreateOptions{
+		Config: spec.Config, HostConfig: spec.HostConfig, NetworkingConfig: spec.Networking,
+		Platform: spec.Platform, Name: spec.Name,
+	}
+	resp, err := api.ContainerCreate(ctx, opts)
+	if err != nil && cerrdefs.IsNotFound(err) && canPull && spec.Pull == pullMissing && isImageNotFound(err) {
+		if !quiet {
 			fmt.Fprintf(c.err, "Unable to find image '%s' locally\n", familiarImage(spec.Config.Image))
 		}
+		if perr := c.pullImage(ctx, api, spec, quiet); perr != nil {
+			removeCidfile()
+			return "", perr
+		}
+		resp, err = api.ContainerCreate(ctx, opts)
+	}
+	if err != nil {
+		removeCidfile()
 		return "", err
 	}
 	for _, w := range resp.Warnings {
@@ -110,6 +132,25 @@ func (c *CLI) createContainer(ctx context.Context, api *client.Client, spec *con
 		}
 	}
 	return resp.ID, nil
+}
+
+// pullImage pulls the container's image, showing progress on stderr
+// unless quiet.
+func (c *CLI) pullImage(ctx context.Context, api *client.Client, spec *containerSpec, quiet bool) error {
+	opts := client.ImagePullOptions{}
+	if spec.Platform != nil {
+		opts.Platforms = []ocispec.Platform{*spec.Platform}
+	}
+	rc, err := api.ImagePull(ctx, spec.Config.Image, opts)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var out io.Writer = c.err
+	if quiet {
+		out = io.Discard
+	}
+	return displayJSONMessages(rc, out)
 }
 
 // isImageNotFound tells a missing image from another 404 (e.g. a missing

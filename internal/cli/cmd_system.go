@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -373,9 +374,7 @@ func (c *CLI) inspectOne(cmd *cobra.Command, api *client.Client, ref, kind strin
 // inspector collects inspect results and prints them.
 type inspector struct {
 	w    io.Writer
-	tmpl interface {
-		Execute(io.Writer, any) error
-	}
+	tmpl *template.Template
 	raws [][]byte
 	buf  bytes.Buffer
 }
@@ -409,13 +408,19 @@ func (i *inspector) add(typed any, raw []byte) error {
 	var out bytes.Buffer
 	if err := i.tmpl.Execute(&out, typed); err != nil {
 		// Docker falls back to the raw JSON, so templates can use the API's
-		// field names (e.g. .Id) as well as the Go ones.
-		var m any
-		if raw == nil || json.Unmarshal(raw, &m) != nil {
+		// field names (e.g. .Id) as well as the Go ones; there a missing
+		// key is an error.
+		if raw == nil {
 			return fmt.Errorf("template parsing error: %w", err)
 		}
+		var m any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			return fmt.Errorf("unable to read inspect data: %w", err)
+		}
 		out.Reset()
-		if err := i.tmpl.Execute(&out, m); err != nil {
+		if err := i.tmpl.Option("missingkey=error").Execute(&out, m); err != nil {
 			return fmt.Errorf("template parsing error: %w", err)
 		}
 	}
@@ -426,6 +431,10 @@ func (i *inspector) add(typed any, raw []byte) error {
 
 func (i *inspector) flush() error {
 	if i.tmpl != nil {
+		if i.buf.Len() == 0 {
+			_, err := io.WriteString(i.w, "\n")
+			return err
+		}
 		_, err := i.buf.WriteTo(i.w)
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Default list formats of `ps`, as Docker prints them.
@@ -34,7 +35,35 @@ func (x containerContext) header() any { x.hdr = true; return x }
 
 func (containerContext) fields() []string {
 	return []string{"Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts",
-		"Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"}
+		"Names", "Networks", "Platform", "Ports", "RunningFor", "Size", "State", "Status"}
+}
+
+// platformField is the platform of a container's image; it prints as
+// os/arch[/variant] and encodes as the OCI platform object.
+type platformField struct {
+	ocispec.Platform
+}
+
+// String formats the platform as os/arch[/variant].
+func (p platformField) String() string {
+	parts := []string{p.OS, p.Architecture}
+	if p.Variant != "" {
+		parts = append(parts, p.Variant)
+	}
+	return strings.Join(parts, "/")
+}
+
+// Platform is the platform of the image manifest the container runs (a
+// *platformField), nil when the daemon does not say.
+func (x containerContext) Platform() any {
+	if x.hdr {
+		return "PLATFORM"
+	}
+	d := x.c.ImageManifestDescriptor
+	if d == nil || d.Platform == nil {
+		return (*platformField)(nil)
+	}
+	return &platformField{*d.Platform}
 }
 
 // ID is the container ID, 12 characters unless --no-trunc.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes of the docker CLI for run/create/start failures.
@@ -69,18 +71,22 @@ func runStatusError(err error, command string) error {
 	}
 	return StatusError{
 		Cause:      err,
-		Status:     fmt.Sprintf("%s: %s\n\nRun '%s %s --help' for more usage", programName, msg, programName, command),
+		Status:     fmt.Sprintf("%s: %s\n\nRun '%s %s --help' for more information", programName, msg, programName, command),
 		StatusCode: code,
 	}
 }
 
-// usageStatusError reports a bad flag value of run/create as docker's
-// reportError does, with status 125.
-func usageStatusError(err error, command string) error {
-	msg := strings.TrimSuffix(err.Error(), ".") + "."
+// usageStatusError reports a bad option of run/create with status 125, as
+// docker does: a bad flag value like a flag error (with the usage line),
+// anything else prefixed with "berth: ".
+func usageStatusError(err error, cmd *cobra.Command) error {
+	var fe *flagValueError
+	if errors.As(err, &fe) {
+		return StatusError{Cause: err, Status: flagErrorFunc(cmd, err).Error(), StatusCode: exitDaemonError}
+	}
 	return StatusError{
 		Cause:      err,
-		Status:     fmt.Sprintf("%s: %s\nSee '%s %s --help'.", programName, msg, programName, command),
+		Status:     fmt.Sprintf("%s: %s\n\nRun '%s --help' for more information", programName, err, cmd.CommandPath()),
 		StatusCode: exitDaemonError,
 	}
 }

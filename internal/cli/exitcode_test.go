@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestRunStatusError(t *testing.T) {
@@ -25,7 +27,7 @@ func TestRunStatusError(t *testing.T) {
 		if got := exitCode(err); got != tc.code {
 			t.Errorf("%q: exit %d, want %d", tc.msg, got, tc.code)
 		}
-		want := "berth: " + tc.msg + "\n\nRun 'berth run --help' for more usage"
+		want := "berth: " + tc.msg + "\n\nRun 'berth run --help' for more information"
 		if err.Error() != want {
 			t.Errorf("message %q, want %q", err.Error(), want)
 		}
@@ -42,16 +44,31 @@ func TestExitCode(t *testing.T) {
 		{StatusError{StatusCode: 3}, 3},
 		{StatusError{Status: "x"}, 1},
 		{fmt.Errorf("wrapped: %w", StatusError{StatusCode: 42}), 42},
-		{usageStatusError(errors.New("bad."), "create"), 125},
+		{usageStatusError(errors.New("bad."), testCommand()), 125},
 	}
 	for _, tc := range tests {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
 	}
-	if got := usageStatusError(errors.New("bad value."), "create").Error(); got != "berth: bad value.\nSee 'berth create --help'." {
+	cmd := testCommand()
+	if got := usageStatusError(errors.New("bad value"), cmd).Error(); got != "berth: bad value\n\nRun 'berth create --help' for more information" {
 		t.Errorf("usage message %q", got)
 	}
+	fe := flagError(cmd.Flags(), "memory", "x", errors.New("invalid size: 'x'"))
+	want := "invalid argument \"x\" for \"-m, --memory\" flag: invalid size: 'x'\n\nUsage:  berth create [OPTIONS] IMAGE\n\nRun 'berth create --help' for more information"
+	if got := usageStatusError(fe, cmd).Error(); got != want {
+		t.Errorf("flag value message %q, want %q", got, want)
+	}
+}
+
+// testCommand is a "berth create" command with a -m/--memory flag.
+func testCommand() *cobra.Command {
+	root := &cobra.Command{Use: "berth"}
+	cmd := newCommand("create [OPTIONS] IMAGE", "Create", nil, nil)
+	cmd.Flags().StringP("memory", "m", "", "")
+	root.AddCommand(cmd)
+	return cmd
 }
 
 func TestJoinErrors(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -209,19 +210,17 @@ func writeList[T formatter](w io.Writer, f listFormat, rows []T) error {
 }
 
 // fieldMap evaluates every listed field of a row for the "json" format.
+// Fields are methods; their values are encoded as they are, so a field
+// that is not a string (ps's Platform) keeps its JSON form.
 func fieldMap(r formatter) map[string]any {
 	m := make(map[string]any)
-	t := template.New("").Funcs(templateFuncs())
+	v := reflect.ValueOf(r)
 	for _, name := range r.fields() {
-		pt, err := t.New(name).Parse("{{." + name + "}}")
-		if err != nil {
+		meth := v.MethodByName(name)
+		if !meth.IsValid() || meth.Type().NumIn() != 0 || meth.Type().NumOut() != 1 {
 			continue
 		}
-		var b bytes.Buffer
-		if err := pt.Execute(&b, r); err != nil {
-			continue
-		}
-		m[name] = b.String()
+		m[name] = meth.Call(nil)[0].Interface()
 	}
 	return m
 }

@@ -96,12 +96,13 @@ func (x imageContext) Size() string {
 	return units.HumanSizeWithPrecision(float64(x.i.Size), 3)
 }
 
-// VirtualSize is the same as Size (kept for old templates).
+// VirtualSize is the image size with docker's four-digit precision (kept
+// for old templates).
 func (x imageContext) VirtualSize() string {
 	if x.hdr {
 		return "VIRTUAL SIZE"
 	}
-	return x.Size()
+	return units.HumanSize(float64(x.i.Size))
 }
 
 // SharedSize is the size shared with other images, or N/A.
@@ -112,7 +113,7 @@ func (x imageContext) SharedSize() string {
 	if x.i.SharedSize == -1 {
 		return "N/A"
 	}
-	return units.HumanSizeWithPrecision(float64(x.i.SharedSize), 3)
+	return units.HumanSize(float64(x.i.SharedSize))
 }
 
 // UniqueSize is Size minus SharedSize, or N/A.
@@ -120,10 +121,10 @@ func (x imageContext) UniqueSize() string {
 	if x.hdr {
 		return "UNIQUE SIZE"
 	}
-	if x.i.SharedSize == -1 {
+	if x.i.Size == -1 || x.i.SharedSize == -1 {
 		return "N/A"
 	}
-	return units.HumanSizeWithPrecision(float64(x.i.Size-x.i.SharedSize), 3)
+	return units.HumanSize(float64(x.i.Size - x.i.SharedSize))
 }
 
 // Containers is the number of containers using the image, or N/A.

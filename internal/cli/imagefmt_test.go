@@ -84,3 +84,15 @@ func TestHistoryContext(t *testing.T) {
 		t.Errorf("raw fields: %q %q", x.Size(), x.CreatedSince())
 	}
 }
+
+func TestImageSizesPrecision(t *testing.T) {
+	x := imageContext{i: image.Summary{Size: 1_982_419, SharedSize: 0}}
+	got := []string{x.Size(), x.VirtualSize(), x.SharedSize(), x.UniqueSize()}
+	want := []string{"1.98MB", "1.982MB", "0B", "1.982MB"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Size, VirtualSize, SharedSize, UniqueSize = %q, want %q", got, want)
+			break
+		}
+	}
+}

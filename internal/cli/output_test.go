@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestPortLines(t *testing.T) {
@@ -91,5 +93,62 @@ func TestSystemPruneWarning(t *testing.T) {
 	}
 	if w := systemPruneWarning(false, false); !strings.Contains(w, "all dangling images") || strings.Contains(w, "volumes") {
 		t.Errorf("default warning: %q", w)
+	}
+}
+
+func TestPsJSONPlatform(t *testing.T) {
+	tests := []struct {
+		name string
+		desc *ocispec.Descriptor
+		want string
+	}{
+		{"unknown", nil, `"Platform":null`},
+		{"known", &ocispec.Descriptor{Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
+			`"Platform":{"architecture":"arm64","os":"linux","variant":"v8"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			row := containerContext{c: container.Summary{ID: "abc", ImageManifestDescriptor: tc.desc}}
+			if err := writeList(&b, listFormat{format: "json"}, []containerContext{row}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tc.want) {
+				t.Fatalf("got %s, want it to contain %s", b.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestInspectorTemplateFallback(t *testing.T) {
+	type typed struct{ ID string }
+	raw := []byte(`{"Id":"abc","Size":12345678901,"Config":{}}`)
+	tests := []struct {
+		format  string
+		want    string
+		wantErr string
+	}{
+		{"{{.ID}}", "abc\n", ""},
+		{"{{.Id}} {{.Size}}", "abc 12345678901\n", ""},
+		{"{{.Config.Cmd}}", "\n", `map has no entry for key "Cmd"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.format, func(t *testing.T) {
+			var b bytes.Buffer
+			ins, err := newInspector(&b, tc.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ins.add(typed{ID: "abc"}, raw)
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err %v, want %q", err, tc.wantErr)
+			}
+			if err := ins.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tc.want {
+				t.Fatalf("got %q, want %q", b.String(), tc.want)
+			}
+		})
 	}
 }

@@ -154,8 +154,21 @@ func flagError(fs *pflag.FlagSet, name, value string, err error) error {
 	if f != nil && f.Shorthand != "" {
 		label = "-" + f.Shorthand + ", --" + name
 	}
-	return fmt.Errorf("invalid argument %q for %q flag: %w", value, label, err)
+	return &flagValueError{msg: fmt.Sprintf("invalid argument %q for %q flag: %v", value, label, err), err: err}
 }
+
+// flagValueError is a flag value that failed validation; run and create
+// report it like a flag error.
+type flagValueError struct {
+	msg string
+	err error
+}
+
+// Error returns the message in pflag's words.
+func (e *flagValueError) Error() string { return e.msg }
+
+// Unwrap returns the validation error.
+func (e *flagValueError) Unwrap() error { return e.err }
 
 // parse validates the flag values and builds the container configuration.
 // args are the positional arguments: IMAGE [COMMAND] [ARG...].

@@ -19,6 +19,10 @@ import (
 // errDetached is returned when the user typed the detach sequence.
 var errDetached = errors.New("detached by the escape sequence")
 
+// errEscapeSequence is what attach and exec end with after a detach, in
+// docker's words (status 1).
+var errEscapeSequence = errors.New("read escape sequence")
+
 // escapeProxy passes bytes through until the detach sequence is read; then
 // it returns errDetached. Bytes that begin the sequence are held back until
 // it is clear they are not part of it, as docker's term.EscapeProxy does.
