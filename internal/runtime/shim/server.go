@@ -640,12 +640,10 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, req request) {
 			break
 		}
 	}
+	// As in Docker, a client's end of input (or detach) closes the
+	// process's stdin only without a terminal; a terminal stays open.
 	if s.cfg.StdinOnce && !s.cfg.Tty {
 		s.closeProcessIO()
-	}
-	if s.cfg.StdinOnce && s.cfg.Tty {
-		// With a TTY, end of input is an EOF character on the terminal.
-		s.writeStdin([]byte{4})
 	}
 	// Keep streaming output until the process ends or the client closes.
 	<-s.exitCh
