@@ -18,6 +18,7 @@ const (
 	BucketImages     = "images"
 	BucketTags       = "tags"
 	BucketContainers = "containers"
+	BucketVolumes    = "volumes"
 	bucketMeta       = "meta"
 )
 
@@ -34,7 +35,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{BucketImages, BucketTags, BucketContainers, bucketMeta} {
+		for _, name := range []string{BucketImages, BucketTags, BucketContainers, BucketVolumes, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err
 			}
