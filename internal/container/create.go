@@ -118,20 +118,32 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	if hc.LogConfig.Type == "json-file" {
 		rec.LogPath = filepath.Join(m.dataDir(id), id+"-json.log")
 	}
-	if err := os.MkdirAll(m.dataDir(id), 0o710); err != nil {
+	vols, err := m.resolveVolumes(ctx, id, cfg, hc)
+	if err != nil {
 		release()
+		return CreateResult{}, err
+	}
+	rec.Volumes = vols
+	undo := func(rootfs bool) {
+		cctx := context.WithoutCancel(ctx)
+		release()
+		m.releaseVolumes(cctx, id, vols, true)
+		if rootfs {
+			_ = m.rootfs.Remove(cctx, id)
+		}
+		os.RemoveAll(m.dataDir(id))
+	}
+	if err := os.MkdirAll(m.dataDir(id), 0o710); err != nil {
+		undo(false)
 		return CreateResult{}, fmt.Errorf("container dir: %w", err)
 	}
 	if err := m.rootfs.Prepare(ctx, id, img.ChainID); err != nil {
-		release()
-		os.RemoveAll(m.dataDir(id))
+		undo(false)
 		return CreateResult{}, fmt.Errorf("prepare rootfs: %w", err)
 	}
 	e := &entry{rec: rec, changed: make(chan struct{}), removed: make(chan struct{}), execs: map[string]*Exec{}}
 	if err := m.persist(e); err != nil {
-		release()
-		_ = m.rootfs.Remove(context.WithoutCancel(ctx), id)
-		os.RemoveAll(m.dataDir(id))
+		undo(true)
 		return CreateResult{}, err
 	}
 	m.mu.Lock()
@@ -195,8 +207,15 @@ func mergeImageConfig(req, img *container.Config) *container.Config {
 		}
 		c.ExposedPorts = ports
 	}
-	if len(img.Volumes) > 0 && len(c.Volumes) == 0 {
-		c.Volumes = img.Volumes
+	if len(img.Volumes) > 0 {
+		vols := map[string]struct{}{}
+		for v := range img.Volumes {
+			vols[v] = struct{}{}
+		}
+		for v := range c.Volumes {
+			vols[v] = struct{}{}
+		}
+		c.Volumes = vols
 	}
 	if c.StopSignal == "" {
 		c.StopSignal = img.StopSignal

@@ -5,6 +5,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/volume"
 )
 
 // ImageInfo is what the container manager needs to know of an image.
@@ -31,6 +32,18 @@ type RootFS interface {
 	Unmount(ctx context.Context, target string) error
 	Remove(ctx context.Context, key string) error
 	Usage(ctx context.Context, key string) (int64, error)
+}
+
+// Volumes is the volume store, as containers use it: references keep a
+// volume from removal; Mount/Unmount bracket each run.
+type Volumes interface {
+	Create(ctx context.Context, name, driver string, opts, labels map[string]string) (volume.Volume, error)
+	Acquire(ctx context.Context, name, containerID string) error
+	Release(ctx context.Context, name, containerID string) error
+	Mount(ctx context.Context, name, id string) (string, error)
+	Unmount(ctx context.Context, name, id string) error
+	Seed(ctx context.Context, name, srcDir string) error
+	Remove(ctx context.Context, name string, force bool) error
 }
 
 // Publisher receives container events.

@@ -268,6 +268,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 		return fmt.Errorf("remove rootfs of %s: %w", e.rec.ID, err)
 	}
 	_ = os.Remove(m.socket(e.rec.ID))
+	m.releaseVolumes(cctx, e.rec.ID, e.rec.Volumes, o.Volumes)
 	if err := m.db.Update(func(tx *bolt.Tx) error {
 		return metadata.Delete(tx, metadata.BucketContainers, e.rec.ID)
 	}); err != nil {

@@ -50,6 +50,8 @@ type Manager struct {
 	images Images
 	rootfs RootFS
 	events Publisher
+	// volumes is nil when the daemon runs without a volume store.
+	volumes Volumes
 
 	mu      sync.Mutex
 	byID    map[string]*entry
@@ -59,8 +61,9 @@ type Manager struct {
 	baseCtx context.Context
 }
 
-// New returns a manager; call Restore before serving requests.
-func New(cfg Config, db *metadata.DB, images Images, rootfs RootFS, pub Publisher) (*Manager, error) {
+// New returns a manager; call Restore before serving requests. vols may be
+// nil (no volume support).
+func New(cfg Config, db *metadata.DB, images Images, rootfs RootFS, vols Volumes, pub Publisher) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -79,7 +82,7 @@ func New(cfg Config, db *metadata.DB, images Images, rootfs RootFS, pub Publishe
 		}
 	}
 	return &Manager{
-		cfg: cfg, db: db, images: images, rootfs: rootfs, events: pub,
+		cfg: cfg, db: db, images: images, rootfs: rootfs, events: pub, volumes: vols,
 		byID: map[string]*entry{}, byName: map[string]string{}, execs: map[string]*Exec{},
 		baseCtx: context.Background(),
 	}, nil

@@ -39,6 +39,8 @@ type Record struct {
 	State      State
 	LogPath    string
 	Runtime    string
+	// Volumes are the container's volumes, resolved at create.
+	Volumes []VolumeRef `json:",omitempty"`
 }
 
 // entry is a container in memory: its record plus what runs for it.

@@ -88,7 +88,17 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 			log.From(ctx).Warn("unmount rootfs", "container", id, "err", err)
 		}
 	}
-	s, err := m.buildSpec(sctx, e, rootfs)
+	var volumeBinds []string
+	if m.volumes != nil && len(e.rec.Volumes) > 0 {
+		volumeBinds, err = m.mountVolumes(sctx, e, rootfs)
+		if err != nil {
+			unmount()
+			return fail(err)
+		}
+		inner := unmount
+		unmount = func() { m.unmountVolumes(sctx, e); inner() }
+	}
+	s, err := m.buildSpec(sctx, e, rootfs, volumeBinds)
 	if err != nil {
 		unmount()
 		return fail(err)
@@ -143,14 +153,14 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 }
 
 // buildSpec turns the record into an OCI spec for rootfs.
-func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string) (*specs.Spec, error) {
+func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volumeBinds []string) (*specs.Spec, error) {
 	etc, err := m.writeEtcFiles(e)
 	if err != nil {
 		return nil, err
 	}
 	in := spec.Input{
 		ID: e.rec.ID, Rootfs: rootfs, Args: append([]string{e.rec.Path}, e.rec.Args...),
-		Config: e.rec.Config, HostConfig: e.rec.HostConfig, Hostname: e.rec.Config.Hostname,
+		Config: e.rec.Config, HostConfig: specHostConfig(e.rec.HostConfig, volumeBinds), Hostname: e.rec.Config.Hostname,
 		EtcFiles: etc, InitPath: m.cfg.Shim, CgroupsPath: "/" + m.cfg.CgroupParent + "/" + e.rec.ID,
 	}
 	nm := e.rec.HostConfig.NetworkMode
@@ -270,6 +280,7 @@ func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited
 			_ = rt.Delete(cctx, id, true)
 		}
 	}
+	m.unmountVolumes(cctx, e)
 	if err := m.rootfs.Unmount(cctx, filepath.Join(m.bundleDir(id), "rootfs")); err != nil {
 		log.From(ctx).Warn("unmount rootfs", "container", id, "err", err)
 	}

@@ -51,7 +51,7 @@ func (m *Manager) Inspect(ctx context.Context, ref string, size bool) (container
 		},
 		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		LogPath: r.LogPath, Name: "/" + r.Name, RestartCount: st.RestartCount, Driver: "overlay2", Platform: "linux",
-		ExecIDs: execIDs, HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPoints(r.HostConfig),
+		ExecIDs: execIDs, HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPoints(r.HostConfig, r.Volumes),
 		GraphDriver: &storage.DriverData{Name: "overlay2", Data: map[string]string{}},
 		NetworkSettings: &container.NetworkSettings{
 			SandboxKey: "", Ports: network.PortMap{}, Networks: map[string]*network.EndpointSettings{},
@@ -74,9 +74,20 @@ func (m *Manager) Inspect(ctx context.Context, ref string, size bool) (container
 	return resp, nil
 }
 
-func mountPoints(hc *container.HostConfig) []container.MountPoint {
+func mountPoints(hc *container.HostConfig, vols []VolumeRef) []container.MountPoint {
 	mps := []container.MountPoint{}
+	for _, v := range vols {
+		mode := ""
+		if !v.RW {
+			mode = "ro"
+		}
+		mps = append(mps, container.MountPoint{Type: mount.TypeVolume, Name: v.Name, Source: v.Source, Destination: v.Destination,
+			Driver: v.Driver, Mode: mode, RW: v.RW, Propagation: ""})
+	}
 	for _, b := range hc.Binds {
+		if isVolumeBind(b) {
+			continue
+		}
 		parts := strings.Split(b, ":")
 		if len(parts) < 2 {
 			continue
@@ -93,6 +104,9 @@ func mountPoints(hc *container.HostConfig) []container.MountPoint {
 		mps = append(mps, mp)
 	}
 	for _, mt := range hc.Mounts {
+		if mt.Type == mount.TypeVolume {
+			continue
+		}
 		mps = append(mps, container.MountPoint{Type: mt.Type, Source: mt.Source, Destination: mt.Target, RW: !mt.ReadOnly})
 	}
 	for dst := range hc.Tmpfs {
@@ -191,7 +205,7 @@ func (m *Manager) List(ctx context.Context, o ListOptions) ([]container.Summary,
 		s := container.Summary{
 			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image, Command: cmd,
 			Created: r.Created.Unix(), Ports: []container.PortSummary{}, Labels: r.Config.Labels,
-			State: r.State.Status, Status: statusText(r.State, now), Mounts: mountPoints(r.HostConfig),
+			State: r.State.Status, Status: statusText(r.State, now), Mounts: mountPoints(r.HostConfig, r.Volumes),
 			NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
 		}
 		s.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)

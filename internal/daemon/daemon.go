@@ -20,6 +20,7 @@ import (
 	"berth/internal/api/router/container"
 	imagerouter "berth/internal/api/router/image"
 	"berth/internal/api/router/system"
+	volumerouter "berth/internal/api/router/volume"
 	"berth/internal/api/server"
 	"berth/internal/config"
 	ctr "berth/internal/container"
@@ -30,6 +31,7 @@ import (
 	"berth/internal/metadata"
 	"berth/internal/runtime/oci"
 	"berth/internal/snapshot"
+	"berth/internal/volume"
 )
 
 // Version is berth's engine version.
@@ -42,6 +44,7 @@ type Daemon struct {
 	content    *content.Store
 	snap       snapshot.Snapshotter
 	images     *image.Store
+	volumes    *volume.Store
 	containers *ctr.Manager
 	events     *events.Bus
 	api        *server.Server
@@ -79,6 +82,11 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 	}
 	d.events = events.NewBus(1024, time.Now)
 	d.images = image.New(db, d.content, d.snap, d.events, time.Now)
+	vcfg := volume.DefaultConfig()
+	vcfg.Root = filepath.Join(cfg.DataRoot, "volumes")
+	if d.volumes, err = volume.New(vcfg, db); err != nil {
+		return nil, err
+	}
 	runtimes, err := runtimesOf(cfg)
 	if err != nil {
 		return nil, err
@@ -87,7 +95,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Shim: shimBinary(self),
 		Runtimes: runtimes, DefaultRuntime: cfg.DefaultRuntime,
 		LogDriver: cfg.LogDriver, LogOpts: cfg.LogOpts, CgroupParent: cfg.CgroupParent,
-	}, db, imageResolver{d.images}, rootFS{d.snap}, d.events)
+	}, db, imageResolver{d.images}, rootFS{d.snap}, d.volumes, d.events)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +105,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 		system.New(d),
 		container.New(d.containers),
 		imagerouter.New(imageBackend{d}),
+		volumerouter.New(d.volumes, d.events),
 	} {
 		r.Routes(d.api)
 	}

@@ -61,6 +61,20 @@ func sha(b []byte) string {
 // given layers on top of the busybox rootfs.
 func dockerArchive(t *testing.T, tag string, layers [][]byte) []byte {
 	t.Helper()
+	return dockerArchiveWithConfig(t, tag, layers, map[string]any{"Cmd": []string{"sh"}})
+}
+
+// tarHeader is a header for makeTar: a directory or a regular file.
+func tarHeader(name string, mode int64, isDir bool) tar.Header {
+	if isDir {
+		return tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: mode}
+	}
+	return tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode}
+}
+
+// dockerArchiveWithConfig is dockerArchive with a given container config.
+func dockerArchiveWithConfig(t *testing.T, tag string, layers [][]byte, config map[string]any) []byte {
+	t.Helper()
 	var diffIDs []string
 	var names []string
 	var files []tarEntry
@@ -72,7 +86,7 @@ func dockerArchive(t *testing.T, tag string, layers [][]byte) []byte {
 	}
 	cfg, _ := json.Marshal(map[string]any{
 		"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
-		"config": map[string]any{"Cmd": []string{"sh"}},
+		"config": config,
 		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
 	})
 	cfgName := strings.TrimPrefix(sha(cfg), "sha256:") + ".json"
