@@ -67,6 +67,12 @@ func run() error {
 	logDriver := fs.String("log-driver", def.LogDriver, "Default driver for container logs")
 	logOpts := fs.StringArray("log-opt", nil, "Default log driver options for containers (KEY=VALUE)")
 	cgroupParent := fs.String("cgroup-parent", def.CgroupParent, "Parent cgroup for all containers")
+	bridgeDev := fs.StringP("bridge", "b", "", "Attach containers to a network bridge (\"none\" disables the default network)")
+	bip := fs.String("bip", "", "Network bridge IP")
+	fixedCIDR := fs.String("fixed-cidr", "", "IPv4 subnet for fixed IPs")
+	pools := fs.StringArray("default-address-pool", nil, "Default address pools for node specific local networks (base=CIDR,size=N)")
+	ipForward := fs.Bool("ip-forward", true, "Enable net.ipv4.ip_forward")
+	dnsServers := fs.StringArray("dns", nil, "DNS server to use")
 	version := fs.BoolP("version", "v", false, "Print version information and quit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -105,6 +111,30 @@ func run() error {
 		}
 		for k, v := range kv(true, *addRuntime, nil) {
 			cfg.Runtimes[k] = config.Runtime{Path: v}
+		}
+	})
+	merge("bridge", "bridge", func(f bool) { cfg.Bridge = pickS(f, *bridgeDev, file.Bridge) })
+	merge("bip", "bip", func(f bool) { cfg.BIP = pickS(f, *bip, file.BIP) })
+	merge("fixed-cidr", "fixed-cidr", func(f bool) { cfg.FixedCIDR = pickS(f, *fixedCIDR, file.FixedCIDR) })
+	merge("dns", "dns", func(f bool) { cfg.DNS = pick(f, *dnsServers, file.DNS, nil) })
+	merge("ip-forward", "ip-forward", func(f bool) {
+		cfg.IPForward = file.IPForward
+		if f {
+			cfg.IPForward = ipForward
+		}
+	})
+	merge("default-address-pool", "default-address-pools", func(f bool) {
+		cfg.DefaultAddressPools = file.DefaultAddressPools
+		if f {
+			cfg.DefaultAddressPools = nil
+			for _, p := range *pools {
+				ap, err := parsePool(p)
+				if err != nil {
+					conflicts = append(conflicts, "default-address-pool "+err.Error())
+					continue
+				}
+				cfg.DefaultAddressPools = append(cfg.DefaultAddressPools, ap)
+			}
 		}
 	})
 	if len(conflicts) > 0 {
@@ -152,4 +182,22 @@ func kv(fromFlag bool, flag []string, file map[string]string) map[string]string 
 		out[k] = v
 	}
 	return out
+}
+
+func parsePool(s string) (config.AddressPool, error) {
+	var ap config.AddressPool
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "base":
+			ap.Base = v
+		case "size":
+			if _, err := fmt.Sscan(v, &ap.Size); err != nil {
+				return ap, fmt.Errorf("invalid size %q", v)
+			}
+		default:
+			return ap, fmt.Errorf("unknown key %q", k)
+		}
+	}
+	return ap, nil
 }

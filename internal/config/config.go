@@ -34,6 +34,24 @@ type Daemon struct {
 	CgroupParent   string             `json:"cgroup-parent,omitempty"`
 	// ShutdownTimeout is dockerd's shutdown-timeout, in seconds.
 	ShutdownTimeout int `json:"shutdown-timeout,omitempty"`
+	// Bridge is the default network's device; "none" disables it.
+	Bridge string `json:"bridge,omitempty"`
+	// BIP is the default bridge's address and prefix (e.g. 10.20.0.1/16).
+	BIP string `json:"bip,omitempty"`
+	// FixedCIDR limits the default bridge's container addresses.
+	FixedCIDR string `json:"fixed-cidr,omitempty"`
+	// DefaultAddressPools are the pools user networks get subnets from.
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+	// IPForward enables the host's IPv4 forwarding (default true).
+	IPForward *bool `json:"ip-forward,omitempty"`
+	// DNS are the default nameservers of containers.
+	DNS []string `json:"dns,omitempty"`
+}
+
+// AddressPool is one of daemon.json's default-address-pools.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
 }
 
 // DefaultSocket is where berthd listens unless told otherwise.

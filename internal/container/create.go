@@ -24,6 +24,8 @@ type CreateOptions struct {
 	Name       string
 	Config     *container.Config
 	HostConfig *container.HostConfig
+	// Endpoints are the networks to join, from the request's NetworkingConfig.
+	Endpoints map[string]*network.EndpointSettings
 }
 
 // CreateResult is a created container.
@@ -118,6 +120,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	if hc.LogConfig.Type == "json-file" {
 		rec.LogPath = filepath.Join(m.dataDir(id), id+"-json.log")
 	}
+	if err := m.checkNetworks(ctx, hc, o.Endpoints); err != nil {
+		release()
+		return CreateResult{}, err
+	}
+	rec.Endpoints = normalizeEndpoints(o.Endpoints)
 	vols, err := m.resolveVolumes(ctx, id, cfg, hc)
 	if err != nil {
 		release()
@@ -151,6 +158,44 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	m.mu.Unlock()
 	m.publish(e, events.ActionCreate, nil)
 	return CreateResult{ID: id, Warnings: []string{}}, nil
+}
+
+// checkNetworks makes sure the networks a container asks for exist.
+func (m *Manager) checkNetworks(ctx context.Context, hc *container.HostConfig, eps map[string]*network.EndpointSettings) error {
+	if m.networks == nil {
+		return nil
+	}
+	nm := hc.NetworkMode
+	if nm.IsHost() || nm.IsNone() || nm.IsContainer() {
+		if len(eps) > 1 {
+			return errorf(errdefs.ErrInvalidArgument, "conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+		}
+		return nil
+	}
+	if _, err := m.networks.Exists(ctx, string(nm)); err != nil && nm != "bridge" {
+		return err
+	}
+	for name := range normalizeEndpoints(eps) {
+		if _, err := m.networks.Exists(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// normalizeEndpoints maps the CLI's "default" network to "bridge".
+func normalizeEndpoints(eps map[string]*network.EndpointSettings) map[string]*network.EndpointSettings {
+	if len(eps) == 0 {
+		return nil
+	}
+	out := make(map[string]*network.EndpointSettings, len(eps))
+	for k, v := range eps {
+		if k == "default" {
+			k = "bridge"
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func validateHostConfig(hc *container.HostConfig) error {

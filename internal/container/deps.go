@@ -2,9 +2,11 @@ package container
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/volume"
 )
 
@@ -44,6 +46,43 @@ type Volumes interface {
 	Unmount(ctx context.Context, name, id string) error
 	Seed(ctx context.Context, name, srcDir string) error
 	Remove(ctx context.Context, name string, force bool) error
+}
+
+// NetRequest is what a container asks of the network at start.
+type NetRequest struct {
+	ContainerID, Name, Hostname, Domainname string
+	// Network is the network mode: "bridge", "default" or a network name.
+	Network      string
+	Endpoints    map[string]*network.EndpointSettings
+	PortBindings network.PortMap
+	ExposedPorts network.PortSet
+	PublishAll   bool
+	MacAddress   string
+	DNS          []netip.Addr
+	DNSSearch    []string
+	DNSOptions   []string
+	ExtraHosts   []string
+}
+
+// NetResult is a started container's network: its namespace and settings,
+// and the /etc/hosts and /etc/resolv.conf to mount.
+type NetResult struct {
+	NSPath     string
+	Networks   map[string]*network.EndpointSettings
+	Ports      network.PortMap
+	Hosts      []byte
+	ResolvConf []byte
+}
+
+// Networks connects containers to networks. Setup leaves nothing behind on
+// error; Teardown is idempotent. Connect and Disconnect act on the sandbox
+// of a running container.
+type Networks interface {
+	Exists(ctx context.Context, ref string) (name string, err error)
+	Setup(ctx context.Context, req NetRequest) (NetResult, error)
+	Teardown(ctx context.Context, containerID string) error
+	Connect(ctx context.Context, containerID, ref string, es *network.EndpointSettings) (map[string]*network.EndpointSettings, error)
+	Disconnect(ctx context.Context, containerID, ref string) (map[string]*network.EndpointSettings, error)
 }
 
 // Publisher receives container events.

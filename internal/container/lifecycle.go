@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/sys/signal"
 	bolt "go.etcd.io/bbolt"
 
@@ -460,5 +461,88 @@ func (m *Manager) resumeLocked(ctx context.Context, e *entry) error {
 		return err
 	}
 	m.setState(ctx, e, func(st *State) { st.Status = container.StateRunning })
+	return nil
+}
+
+// NetworkConnect connects a container to a network: at once when it runs,
+// and at each later start.
+func (m *Manager) NetworkConnect(ctx context.Context, ref, netRef string, es *network.EndpointSettings) error {
+	if m.networks == nil {
+		return errorf(errdefs.ErrNotImplemented, "networking is not available")
+	}
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	name, err := m.networks.Exists(ctx, netRef)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !needsSandbox(e.rec.HostConfig.NetworkMode) {
+		return errorf(errdefs.ErrInvalidArgument, "container cannot be disconnected from host network or connected to host network")
+	}
+	if _, ok := e.rec.Endpoints[name]; ok || string(e.rec.HostConfig.NetworkMode) == name {
+		return errorf(errdefs.ErrPermissionDenied, "endpoint with name %s already exists in network %s", e.rec.Name, name)
+	}
+	if es == nil {
+		es = &network.EndpointSettings{}
+	}
+	if e.running() && e.rec.Net != nil {
+		nets, err := m.networks.Connect(ctx, e.rec.ID, name, es)
+		if err != nil {
+			return err
+		}
+		e.rec.Net.Networks = nets
+	}
+	if e.rec.Endpoints == nil {
+		e.rec.Endpoints = map[string]*network.EndpointSettings{}
+	}
+	e.rec.Endpoints[name] = es
+	m.persistQuiet(ctx, e)
+	return nil
+}
+
+// NetworkDisconnect disconnects a container from a network.
+func (m *Manager) NetworkDisconnect(ctx context.Context, ref, netRef string, force bool) error {
+	if m.networks == nil {
+		return errorf(errdefs.ErrNotImplemented, "networking is not available")
+	}
+	e, err := m.lookup(ref)
+	if err != nil {
+		return err
+	}
+	name, err := m.networks.Exists(ctx, netRef)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, inEndpoints := e.rec.Endpoints[name]
+	isMode := string(e.rec.HostConfig.NetworkMode) == name
+	if !inEndpoints && !isMode {
+		return errorf(errdefs.ErrInvalidArgument, "container %s is not connected to network %s", e.rec.ID, name)
+	}
+	if e.running() && e.rec.Net != nil {
+		nets, err := m.networks.Disconnect(ctx, e.rec.ID, name)
+		if err != nil && !force {
+			return err
+		}
+		if err == nil {
+			e.rec.Net.Networks = nets
+		}
+	}
+	delete(e.rec.Endpoints, name)
+	if isMode {
+		e.rec.HostConfig.NetworkMode = "none"
+		if len(e.rec.Endpoints) > 0 {
+			for n := range e.rec.Endpoints {
+				e.rec.HostConfig.NetworkMode = container.NetworkMode(n)
+				break
+			}
+		}
+	}
+	m.persistQuiet(ctx, e)
 	return nil
 }

@@ -52,6 +52,8 @@ type Manager struct {
 	events Publisher
 	// volumes is nil when the daemon runs without a volume store.
 	volumes Volumes
+	// networks is nil when the daemon runs without networking (loopback only).
+	networks Networks
 
 	mu      sync.Mutex
 	byID    map[string]*entry
@@ -63,7 +65,7 @@ type Manager struct {
 
 // New returns a manager; call Restore before serving requests. vols may be
 // nil (no volume support).
-func New(cfg Config, db *metadata.DB, images Images, rootfs RootFS, vols Volumes, pub Publisher) (*Manager, error) {
+func New(cfg Config, db *metadata.DB, images Images, rootfs RootFS, vols Volumes, nets Networks, pub Publisher) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -82,7 +84,7 @@ func New(cfg Config, db *metadata.DB, images Images, rootfs RootFS, vols Volumes
 		}
 	}
 	return &Manager{
-		cfg: cfg, db: db, images: images, rootfs: rootfs, events: pub, volumes: vols,
+		cfg: cfg, db: db, images: images, rootfs: rootfs, events: pub, volumes: vols, networks: nets,
 		byID: map[string]*entry{}, byName: map[string]string{}, execs: map[string]*Exec{},
 		baseCtx: context.Background(),
 	}, nil
@@ -308,4 +310,17 @@ func (m *Manager) ImageUsers(imageID string) []ImageUser {
 		e.mu.Unlock()
 	}
 	return out
+}
+
+// Running reports whether the container id runs (for the network restore).
+func (m *Manager) Running(id string) bool {
+	m.mu.Lock()
+	e, ok := m.byID[id]
+	m.mu.Unlock()
+	if !ok {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running()
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 // State is a container's lifecycle state as persisted.
@@ -41,6 +42,17 @@ type Record struct {
 	Runtime    string
 	// Volumes are the container's volumes, resolved at create.
 	Volumes []VolumeRef `json:",omitempty"`
+	// Endpoints are the networks asked for at create (and by connect).
+	Endpoints map[string]*network.EndpointSettings `json:",omitempty"`
+	// Net is the network of the current run, empty when stopped.
+	Net *NetState `json:",omitempty"`
+}
+
+// NetState is a running container's network.
+type NetState struct {
+	SandboxKey string
+	Networks   map[string]*network.EndpointSettings
+	Ports      network.PortMap
 }
 
 // entry is a container in memory: its record plus what runs for it.

@@ -98,7 +98,23 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		inner := unmount
 		unmount = func() { m.unmountVolumes(sctx, e); inner() }
 	}
-	s, err := m.buildSpec(sctx, e, rootfs, volumeBinds)
+	var netRes *NetResult
+	if m.networks != nil && needsSandbox(e.rec.HostConfig.NetworkMode) {
+		r, err := m.networks.Setup(sctx, m.netRequest(e))
+		if err != nil {
+			unmount()
+			return fail(err)
+		}
+		netRes = &r
+		inner := unmount
+		unmount = func() {
+			if err := m.networks.Teardown(sctx, id); err != nil {
+				log.From(ctx).Warn("tear down network", "container", id, "err", err)
+			}
+			inner()
+		}
+	}
+	s, err := m.buildSpec(sctx, e, rootfs, volumeBinds, netRes)
 	if err != nil {
 		unmount()
 		return fail(err)
@@ -134,6 +150,9 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 	m.connectPending(sctx, e, client)
 	e.exited = make(chan struct{})
 	now := m.cfg.Now().UTC()
+	if netRes != nil {
+		e.rec.Net = &NetState{SandboxKey: netRes.NSPath, Networks: netRes.Networks, Ports: netRes.Ports}
+	}
 	m.setState(sctx, e, func(st *State) {
 		st.Status = container.StateRunning
 		st.Pid = pid
@@ -153,8 +172,8 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 }
 
 // buildSpec turns the record into an OCI spec for rootfs.
-func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volumeBinds []string) (*specs.Spec, error) {
-	etc, err := m.writeEtcFiles(e)
+func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volumeBinds []string, net *NetResult) (*specs.Spec, error) {
+	etc, err := m.writeEtcFiles(e, net)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +183,9 @@ func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volume
 		EtcFiles: etc, InitPath: m.cfg.Shim, CgroupsPath: "/" + m.cfg.CgroupParent + "/" + e.rec.ID,
 	}
 	nm := e.rec.HostConfig.NetworkMode
+	if net != nil {
+		in.NetNSPath = net.NSPath
+	}
 	if nm.IsContainer() {
 		other, err := m.lookup(nm.ConnectedContainer())
 		if err != nil {
@@ -180,7 +202,7 @@ func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volume
 
 // writeEtcFiles writes the container's /etc/hostname, /etc/hosts and
 // /etc/resolv.conf, as Docker generates them.
-func (m *Manager) writeEtcFiles(e *entry) (map[string]string, error) {
+func (m *Manager) writeEtcFiles(e *entry, net *NetResult) (map[string]string, error) {
 	dir := m.dataDir(e.rec.ID)
 	hostname := e.rec.Config.Hostname
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
@@ -201,6 +223,9 @@ func (m *Manager) writeEtcFiles(e *entry) (map[string]string, error) {
 		if h, err := os.Hostname(); err == nil && hostname == "" {
 			hostname = h
 		}
+	}
+	if net != nil {
+		hosts, resolv = string(net.Hosts), string(net.ResolvConf)
 	}
 	files := map[string]string{
 		"/etc/hostname":    filepath.Join(dir, "hostname"),
@@ -280,6 +305,12 @@ func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited
 			_ = rt.Delete(cctx, id, true)
 		}
 	}
+	if m.networks != nil && e.rec.Net != nil {
+		if err := m.networks.Teardown(cctx, id); err != nil {
+			log.From(ctx).Warn("tear down network", "container", id, "err", err)
+		}
+		e.rec.Net = nil
+	}
 	m.unmountVolumes(cctx, e)
 	if err := m.rootfs.Unmount(cctx, filepath.Join(m.bundleDir(id), "rootfs")); err != nil {
 		log.From(ctx).Warn("unmount rootfs", "container", id, "err", err)
@@ -329,4 +360,22 @@ func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited
 			}
 		}()
 	}
+}
+
+// needsSandbox reports whether a network mode gets a berth-made namespace
+// with endpoints (bridge and user-defined networks).
+func needsSandbox(nm container.NetworkMode) bool {
+	return !nm.IsHost() && !nm.IsNone() && !nm.IsContainer()
+}
+
+// netRequest is the network part of the container's configuration.
+func (m *Manager) netRequest(e *entry) NetRequest {
+	c, hc := e.rec.Config, e.rec.HostConfig
+	req := NetRequest{
+		ContainerID: e.rec.ID, Name: e.rec.Name, Hostname: c.Hostname, Domainname: c.Domainname,
+		Network: string(hc.NetworkMode), Endpoints: e.rec.Endpoints, PortBindings: hc.PortBindings,
+		ExposedPorts: c.ExposedPorts, PublishAll: hc.PublishAllPorts, DNS: hc.DNS, DNSSearch: hc.DNSSearch,
+		DNSOptions: hc.DNSOptions, ExtraHosts: hc.ExtraHosts,
+	}
+	return req
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,10 +61,13 @@ func (m *Manager) Inspect(ctx context.Context, ref string, size bool) (container
 	if len(execIDs) == 0 {
 		resp.ExecIDs = nil
 	}
-	if r.Config.Tty || r.HostConfig.NetworkMode != "" {
-		if nm := string(r.HostConfig.NetworkMode); nm != "" && !container.NetworkMode(nm).IsContainer() {
-			resp.NetworkSettings.Networks[nm] = &network.EndpointSettings{}
-		}
+	resp.NetworkSettings.Networks = networksOf(r)
+	if r.Net != nil {
+		resp.NetworkSettings.SandboxKey = r.Net.SandboxKey
+		resp.NetworkSettings.SandboxID = r.ID
+		resp.NetworkSettings.Ports = r.Net.Ports
+	} else {
+		resp.NetworkSettings.Ports = network.PortMap{}
 	}
 	if size {
 		rw, _ := m.rootfs.Usage(ctx, r.ID)
@@ -206,7 +210,10 @@ func (m *Manager) List(ctx context.Context, o ListOptions) ([]container.Summary,
 			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image, Command: cmd,
 			Created: r.Created.Unix(), Ports: []container.PortSummary{}, Labels: r.Config.Labels,
 			State: r.State.Status, Status: statusText(r.State, now), Mounts: mountPoints(r.HostConfig, r.Volumes),
-			NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}},
+			NetworkSettings: &container.NetworkSettingsSummary{Networks: networksOf(r)},
+		}
+		if r.Net != nil {
+			s.Ports = portSummaries(r.Net.Ports)
 		}
 		s.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)
 		if o.Size {
@@ -375,4 +382,49 @@ func parsePs(out []byte, pids []int) (container.TopResponse, error) {
 		resp.Processes = append(resp.Processes, row)
 	}
 	return resp, nil
+}
+
+// networksOf is NetworkSettings.Networks: the live endpoints of a running
+// container, or the networks it asked for (without addresses) when stopped.
+func networksOf(r Record) map[string]*network.EndpointSettings {
+	out := map[string]*network.EndpointSettings{}
+	if r.Net != nil {
+		for k, v := range r.Net.Networks {
+			out[k] = v
+		}
+		return out
+	}
+	nm := r.HostConfig.NetworkMode
+	if nm.IsContainer() {
+		return out
+	}
+	if nm != "" {
+		out[string(nm)] = &network.EndpointSettings{}
+	}
+	for k, v := range r.Endpoints {
+		es := &network.EndpointSettings{}
+		if v != nil {
+			es.Aliases, es.IPAMConfig = v.Aliases, v.IPAMConfig
+		}
+		out[k] = es
+	}
+	return out
+}
+
+// portSummaries is the PORTS column of ps.
+func portSummaries(pm network.PortMap) []container.PortSummary {
+	out := []container.PortSummary{}
+	for p, bs := range pm {
+		for _, b := range bs {
+			hp, _ := strconv.Atoi(b.HostPort)
+			out = append(out, container.PortSummary{IP: b.HostIP, PrivatePort: p.Num(), PublicPort: uint16(hp), Type: string(p.Proto())})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].PrivatePort != out[j].PrivatePort {
+			return out[i].PrivatePort < out[j].PrivatePort
+		}
+		return out[i].PublicPort < out[j].PublicPort
+	})
+	return out
 }

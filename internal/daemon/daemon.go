@@ -20,6 +20,7 @@ import (
 	"berth/internal/api/router/container"
 	imagerouter "berth/internal/api/router/image"
 	"berth/internal/api/router/system"
+	networkrouter "berth/internal/api/router/network"
 	volumerouter "berth/internal/api/router/volume"
 	"berth/internal/api/server"
 	"berth/internal/config"
@@ -29,6 +30,7 @@ import (
 	"berth/internal/image"
 	"berth/internal/log"
 	"berth/internal/metadata"
+	"berth/internal/network"
 	"berth/internal/runtime/oci"
 	"berth/internal/snapshot"
 	"berth/internal/volume"
@@ -45,6 +47,7 @@ type Daemon struct {
 	snap       snapshot.Snapshotter
 	images     *image.Store
 	volumes    *volume.Store
+	networks   *network.Manager
 	containers *ctr.Manager
 	events     *events.Bus
 	api        *server.Server
@@ -87,6 +90,13 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 	if d.volumes, err = volume.New(vcfg, db); err != nil {
 		return nil, err
 	}
+	ncfg, err := networkConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if d.networks, err = network.New(ctx, ncfg, db, d.events); err != nil {
+		return nil, fmt.Errorf("networking: %w", err)
+	}
 	runtimes, err := runtimesOf(cfg)
 	if err != nil {
 		return nil, err
@@ -95,7 +105,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 		DataRoot: cfg.DataRoot, ExecRoot: cfg.ExecRoot, Shim: shimBinary(self),
 		Runtimes: runtimes, DefaultRuntime: cfg.DefaultRuntime,
 		LogDriver: cfg.LogDriver, LogOpts: cfg.LogOpts, CgroupParent: cfg.CgroupParent,
-	}, db, imageResolver{d.images}, rootFS{d.snap}, d.volumes, d.events)
+	}, db, imageResolver{d.images}, rootFS{d.snap}, d.volumes, networks{d.networks}, d.events)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +116,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 		container.New(d.containers),
 		imagerouter.New(imageBackend{d}),
 		volumerouter.New(d.volumes, d.events),
+		networkrouter.New(d.networks, d.containers),
 	} {
 		r.Routes(d.api)
 	}
@@ -180,6 +191,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if err := d.containers.Restore(ctx); err != nil {
 		return err
+	}
+	if err := d.networks.Restore(ctx, d.containers.Running); err != nil {
+		return fmt.Errorf("restore networks: %w", err)
 	}
 	var listeners []net.Listener
 	for _, h := range d.cfg.Hosts {

@@ -18,6 +18,8 @@ const (
 	BucketImages     = "images"
 	BucketTags       = "tags"
 	BucketContainers = "containers"
+	BucketNetworks   = "networks"
+	BucketSandboxes  = "sandboxes"
 	BucketVolumes    = "volumes"
 	bucketMeta       = "meta"
 )
@@ -35,7 +37,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{BucketImages, BucketTags, BucketContainers, BucketVolumes, bucketMeta} {
+		for _, name := range []string{BucketImages, BucketTags, BucketContainers, BucketNetworks, BucketSandboxes, BucketVolumes, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err
 			}

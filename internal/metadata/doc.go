@@ -7,6 +7,8 @@
 //	images        image ID ("sha256:<hex>")          → image record (JSON)        owner: image
 //	tags          normalized reference ("docker.io/library/busybox:latest") → image ID   owner: image
 //	containers    container ID (64 hex)              → container record (JSON)    owner: container
+//	networks      network ID, and "ipam"             → network record; IPAM state  owner: network
+//	sandboxes     container ID                       → network endpoints (JSON)     owner: network
 //	volumes       volume name ("data", 64 hex when anonymous) → volume record (JSON): driver, labels,
 //	              options, scope, created, container refs, mount ids      owner: volume
 //

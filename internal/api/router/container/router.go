@@ -61,7 +61,11 @@ func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 	if req.Config == nil {
 		return server.WithMessage(errdefs.ErrInvalidArgument, "config cannot be empty in order to create a container")
 	}
-	res, err := rt.b.Create(r.Context(), ctr.CreateOptions{Name: r.FormValue("name"), Config: req.Config, HostConfig: req.HostConfig})
+	o := ctr.CreateOptions{Name: r.FormValue("name"), Config: req.Config, HostConfig: req.HostConfig}
+	if req.NetworkingConfig != nil {
+		o.Endpoints = req.NetworkingConfig.EndpointsConfig
+	}
+	res, err := rt.b.Create(r.Context(), o)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,6 @@ func (rt *Router) Routes(s *server.Server) {
 	s.Handle("GET /info", rt.info)
 	s.Handle("GET /events", rt.events)
 	s.Handle("GET /system/df", rt.df)
-	s.Handle("POST /networks/prune", rt.pruneNetworks)
 	s.Handle("POST /build/prune", rt.pruneBuildCache)
 }
 
