@@ -230,8 +230,12 @@ func (m *Manager) attachLocked(ctx context.Context, sb *Sandbox, r *Record, es *
 	if ep.IPv6.IsValid() {
 		addrs = append(addrs, ep.IPv6)
 	}
+	gw4, gw6 := ep.Gateway4, ep.Gateway6
+	if r.Internal {
+		gw4, gw6 = netip.Addr{}, netip.Addr{} // as Docker: no way out, not even a default route
+	}
 	be, err := bridge.Attach(ctx, bridge.EndpointConfig{Bridge: r.Bridge, NSPath: sb.NSPath, IfName: ifName, MAC: hw, Addrs: addrs,
-		Gateway4: ep.Gateway4, Gateway6: ep.Gateway6, MTU: 1500, Hairpin: true})
+		Gateway4: gw4, Gateway6: gw6, MTU: 1500, Hairpin: true})
 	if err != nil {
 		_ = m.alloc.ReleaseEndpoint(ctx, r.ID, sb.ContainerID)
 		return nil, fmt.Errorf("attach to network %s: %w", r.Name, err)

@@ -3,6 +3,8 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -221,6 +223,14 @@ func (d *Daemon) Cleanup() {
 					_, _ = c.ContainerRemove(ctx, ct.ID, client.ContainerRemoveOptions{Force: true})
 				}
 			}
+			// User networks take their bridges with them.
+			if nets, err := c.NetworkList(ctx, client.NetworkListOptions{}); err == nil {
+				for _, n := range nets.Items {
+					if n.Name != "bridge" && n.Name != "host" && n.Name != "none" {
+						_, _ = c.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+					}
+				}
+			}
 			cancel()
 			c.Close()
 		}
@@ -228,7 +238,18 @@ func (d *Daemon) Cleanup() {
 	}
 	killUnder(d.base)
 	unmountUnder(d.base)
+	removeNetworkState(d.ExecRoot)
 	_ = os.RemoveAll(d.base)
+}
+
+// removeNetworkState deletes the default bridge and the nftables table of
+// the daemon whose exec root is execRoot (their names derive from it, see
+// network.DefaultConfig), and any bridge a user network left.
+func removeNetworkState(execRoot string) {
+	h := sha256.Sum256([]byte(execRoot))
+	suffix := hex.EncodeToString(h[:4])
+	_ = exec.Command("ip", "link", "del", "bb"+suffix).Run()
+	_ = exec.Command("nft", "delete", "table", "inet", "berth-"+suffix).Run()
 }
 
 // killUnder kills processes whose command line or cwd mentions dir (shims
