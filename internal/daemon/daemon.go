@@ -19,8 +19,8 @@ import (
 
 	"berth/internal/api/router/container"
 	imagerouter "berth/internal/api/router/image"
-	"berth/internal/api/router/system"
 	networkrouter "berth/internal/api/router/network"
+	"berth/internal/api/router/system"
 	volumerouter "berth/internal/api/router/volume"
 	"berth/internal/api/server"
 	"berth/internal/config"

@@ -56,7 +56,9 @@ func networkConfig(cfg config.Daemon) (network.Config, error) {
 // networks adapts the network manager to the container manager.
 type networks struct{ m *network.Manager }
 
-func (n networks) Exists(ctx context.Context, ref string) (string, error) { return n.m.Exists(ctx, ref) }
+func (n networks) Exists(ctx context.Context, ref string) (string, error) {
+	return n.m.Exists(ctx, ref)
+}
 
 func (n networks) Setup(ctx context.Context, r ctr.NetRequest) (ctr.NetResult, error) {
 	res, err := n.m.Setup(ctx, network.SetupRequest{
