@@ -115,7 +115,8 @@ func TestKill_Signal(t *testing.T) {
 func TestIsolation_Defaults(t *testing.T) {
 	c := apiClient(t)
 	script := `grep CapEff /proc/self/status; hostname; echo pid=$$; cat /proc/keys 2>&1 | wc -c; ls /dev | tr '\n' ' '; echo; ip link 2>/dev/null | grep -c '^[0-9]'`
-	id := create(t, c, "", &container.Config{Hostname: "boxy", Cmd: []string{"sh", "-c", script}}, nil)
+	// With --network none the container has only its loopback interface.
+	id := create(t, c, "", &container.Config{Hostname: "boxy", Cmd: []string{"sh", "-c", script}}, &container.HostConfig{NetworkMode: "none"})
 	code, out, errOut := runToExit(t, c, id)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
