@@ -329,8 +329,6 @@ func (m *Manager) startDNS(ctx context.Context, sb *Sandbox) error {
 // daemon restart (restarting their DNS), drops the others, and rebuilds the
 // firewall table from what is left.
 func (m *Manager) Restore(ctx context.Context, running func(containerID string) bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	var all []*Sandbox
 	err := m.db.View(func(tx *bolt.Tx) error {
 		return metadata.ForEach(tx, metadata.BucketSandboxes, func(k string, raw []byte) error {
@@ -344,6 +342,14 @@ func (m *Manager) Restore(ctx context.Context, running func(containerID string) 
 	if err != nil {
 		return err
 	}
+	// Ask about the containers before taking the lock: an exit being
+	// applied holds the container's lock and tears its sandbox down.
+	alive := map[string]bool{}
+	for _, sb := range all {
+		alive[sb.ContainerID] = running(sb.ContainerID)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	rs := nft.Ruleset{}
 	for _, r := range m.nets {
 		if r.Driver == DriverBridge {
@@ -355,7 +361,12 @@ func (m *Manager) Restore(ctx context.Context, running func(containerID string) 
 		}
 	}
 	for _, sb := range all {
-		if !running(sb.ContainerID) {
+		if cur, ok := m.sandboxes[sb.ContainerID]; ok {
+			// Set up anew since (a restart policy acted first): keep it.
+			rs.Containers = append(rs.Containers, nft.Container{ID: cur.ContainerID, Network: cur.Primary, Ports: cur.Ports})
+			continue
+		}
+		if !alive[sb.ContainerID] {
 			m.teardownLocked(ctx, sb)
 			continue
 		}
