@@ -165,7 +165,7 @@ func (c *CLI) newRootCommand() *cobra.Command {
 		// system
 		c.newVersionCommand(), c.newInfoCommand(), c.newInspectCommand(), c.newEventsCommand(),
 		// management groups
-		c.newContainerGroup(), c.newImageGroup(), c.newSystemGroup(),
+		c.newContainerGroup(), c.newImageGroup(), c.newNetworkGroup(), c.newSystemGroup(), c.newVolumeGroup(),
 	)
 	setFlagErrors(root)
 	return root
@@ -220,7 +220,12 @@ func (c *CLI) newSystemGroup() *cobra.Command {
 	return g
 }
 
-func showHelp(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+// showHelp prints a group's help when it is run without a subcommand; like
+// docker, to stderr (--help prints to stdout).
+func showHelp(cmd *cobra.Command, _ []string) error {
+	cmd.SetOut(cmd.ErrOrStderr())
+	return cmd.Help()
+}
 
 // flagErrorFunc reports flag errors as docker does: the message, the
 // usage line, a hint to --help, and status 125.
@@ -341,8 +346,8 @@ func parseFilters(args []string) (client.Filters, error) {
 }
 
 const usageTemplate = `Usage:  {{if .HasAvailableSubCommands}}{{.CommandPath}}{{if not .HasParent}} [OPTIONS]{{end}} COMMAND{{else}}{{.UseLine}}{{end}}
-{{if .Short}}
-{{.Short}}
+{{with or .Long .Short}}
+{{.}}
 {{end}}{{if gt (len .Aliases) 0}}
 Aliases:
   {{.NameAndAliases}}

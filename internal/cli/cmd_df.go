@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -100,6 +103,13 @@ func (c *CLI) newDfCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if du.Volumes.TotalCount == 0 && len(du.Volumes.Items) == 0 {
+				vdu, err := volumeUsage(cmd.Context(), api)
+				if err != nil {
+					return err
+				}
+				du.Volumes = vdu
+			}
 			if !verbose {
 				return writeList(c.out, listFormat{format: format, defaultTable: defaultDiskUsageTable}, diskUsageRows(du))
 			}
@@ -109,6 +119,58 @@ func (c *CLI) newDfCommand() *cobra.Command {
 	fs.StringVar(&format, "format", "", formatHelp)
 	fs.BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
 	return cmd
+}
+
+// volumeUsage computes the volume lines of `system df` from the volume and
+// container lists, for a daemon whose /system/df does not count volumes:
+// a volume is active (and its links counted) when a container mounts it;
+// sizes are those the daemon reports, or 0.
+func volumeUsage(ctx context.Context, api *client.Client) (client.VolumesDiskUsage, error) {
+	vols, err := api.VolumeList(ctx, client.VolumeListOptions{})
+	if err := optional(err); err != nil {
+		return client.VolumesDiskUsage{}, err
+	}
+	cs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return client.VolumesDiskUsage{}, err
+	}
+	return summarizeVolumes(vols.Items, cs.Items), nil
+}
+
+// summarizeVolumes counts volumes, their links from containers, and the
+// space that removing the unused ones would free.
+func summarizeVolumes(vols []volume.Volume, cs []container.Summary) client.VolumesDiskUsage {
+	links := map[string]int64{}
+	for _, c := range cs {
+		for _, m := range c.Mounts {
+			if m.Name != "" {
+				links[m.Name]++
+			}
+		}
+	}
+	du := client.VolumesDiskUsage{TotalCount: int64(len(vols))}
+	for _, v := range vols {
+		size := int64(-1)
+		if v.UsageData != nil {
+			size = v.UsageData.Size
+		}
+		n := links[v.Name]
+		if v.UsageData != nil && v.UsageData.RefCount > n {
+			n = v.UsageData.RefCount
+		}
+		if n > 0 {
+			du.ActiveCount++
+		}
+		if size > 0 {
+			du.TotalSize += size
+			if n == 0 {
+				du.Reclaimable += size
+			}
+		}
+		v.UsageData = &volume.UsageData{RefCount: n, Size: size}
+		du.Items = append(du.Items, v)
+	}
+	return du
 }
 
 // writeDiskUsageVerbose prints `system df -v`.
@@ -169,6 +231,9 @@ func (c *CLI) newSystemPruneCommand() *cobra.Command {
 			pf, err := parsePruneFilters(filters, c.now())
 			if err != nil {
 				return err
+			}
+			if volumes && hasFilter(filters, "until") {
+				return errors.New(`ERROR: The "until" filter is not supported with "--volumes"`)
 			}
 			api, err := c.client()
 			if err != nil {

@@ -276,7 +276,9 @@ func (c *CLI) newInspectCommand() *cobra.Command {
 	var size bool
 	cmd := newCommand("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Berth objects", minArgs(1),
 		func(cmd *cobra.Command, args []string) error {
-			if kind != "" && kind != "container" && kind != "image" {
+			switch kind {
+			case "", "container", "image", "network", "volume":
+			default:
 				return fmt.Errorf("%q is not a valid value for --type", kind)
 			}
 			return c.inspect(cmd, args, kind, format, size)
@@ -316,13 +318,23 @@ func (c *CLI) inspect(cmd *cobra.Command, refs []string, kind, format string, si
 	if err != nil {
 		return err
 	}
+	return c.inspectEach(refs, format, func(ref string) (any, []byte, error) {
+		return c.inspectOne(cmd, api, ref, kind, size)
+	})
+}
+
+// inspectEach prints the objects get returns for refs as docker's inspect
+// commands do: one indented JSON array, or each object through the
+// --format template; the errors of missing objects follow on stderr, with
+// status 1.
+func (c *CLI) inspectEach(refs []string, format string, get func(ref string) (any, []byte, error)) error {
 	ins, err := newInspector(c.out, format)
 	if err != nil {
 		return err
 	}
 	var errs []string
 	for _, ref := range refs {
-		typed, raw, err := c.inspectOne(cmd, api, ref, kind, size)
+		typed, raw, err := get(ref)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -341,8 +353,8 @@ func (c *CLI) inspect(cmd *cobra.Command, refs []string, kind, format string, si
 }
 
 func (c *CLI) inspectOne(cmd *cobra.Command, api *client.Client, ref, kind string, size bool) (any, []byte, error) {
-	// The kinds inspect knows, in the order it tries them.
-	kinds := []string{"container", "image"}
+	// The kinds inspect knows, in the order docker tries them.
+	kinds := []string{"container", "image", "network", "volume"}
 	if kind != "" {
 		kinds = []string{kind}
 	}
@@ -357,6 +369,14 @@ func (c *CLI) inspectOne(cmd *cobra.Command, api *client.Client, ref, kind strin
 			typed, raw = res.Container, res.Raw
 		case "image":
 			typed, raw, err = rawInspectImage(cmd, api, ref)
+		case "network":
+			var res client.NetworkInspectResult
+			res, err = api.NetworkInspect(cmd.Context(), ref, client.NetworkInspectOptions{})
+			typed, raw = res.Network, res.Raw
+		case "volume":
+			var res client.VolumeInspectResult
+			res, err = api.VolumeInspect(cmd.Context(), ref, client.VolumeInspectOptions{})
+			typed, raw = res.Volume, res.Raw
 		}
 		if err == nil {
 			return typed, raw, nil
@@ -387,11 +407,16 @@ func newInspector(w io.Writer, format string) (*inspector, error) {
 	}
 	t, err := parseTemplate(format)
 	if err != nil {
-		return nil, err
+		// docker's inspect commands end a bad template with status 64.
+		return nil, StatusError{Status: err.Error(), StatusCode: exitTemplateError, Cause: err}
 	}
 	ins.tmpl = t
 	return ins, nil
 }
+
+// exitTemplateError is the status of an inspect command whose --format
+// template does not parse (docker's usage-error code, EX_USAGE).
+const exitTemplateError = 64
 
 func (i *inspector) add(typed any, raw []byte) error {
 	if i.tmpl == nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,8 +127,50 @@ func selectImagesToPrune(imgs []image.Summary, inUse map[string]bool, all bool, 
 // anonymousVolumeLabel marks volumes created without a name.
 const anonymousVolumeLabel = "com.docker.volume.anonymous"
 
-// selectVolumesToPrune returns the volumes `system prune --volumes` removes:
-// anonymous volumes (all unused ones with all) that no container mounts.
+// localVolumeDriver is the built-in volume driver, the only one prune touches.
+const localVolumeDriver = "local"
+
+// volumePruneFilter is the parsed --filter of `volume prune`: label
+// conditions and all=<bool>; until is not supported for volumes.
+type volumePruneFilter struct {
+	pruneFilter
+	all bool
+}
+
+// parseVolumePruneFilters accepts the filters the daemon takes for a
+// volume prune: label, label! and all.
+func parseVolumePruneFilters(args []string) (volumePruneFilter, error) {
+	var f volumePruneFilter
+	var rest []string
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return volumePruneFilter{}, fmt.Errorf("bad format of filter (expected name=value)")
+		}
+		switch k = strings.ToLower(strings.TrimSpace(k)); k {
+		case "all":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return volumePruneFilter{}, fmt.Errorf("invalid filter 'all=%s': %w", v, err)
+			}
+			f.all = b
+		case "label", "label!":
+			rest = append(rest, a)
+		default:
+			return volumePruneFilter{}, fmt.Errorf("invalid filter '%s'", k)
+		}
+	}
+	pf, err := parsePruneFilters(rest, time.Time{})
+	if err != nil {
+		return volumePruneFilter{}, err
+	}
+	f.pruneFilter = pf
+	return f, nil
+}
+
+// selectVolumesToPrune returns the volumes a volume prune removes: volumes
+// of the local driver that no container (running or not) mounts, only
+// anonymous ones unless all.
 func selectVolumesToPrune(vols []volume.Volume, cs []container.Summary, all bool, f pruneFilter) []volume.Volume {
 	used := map[string]bool{}
 	for _, c := range cs {
@@ -139,7 +182,7 @@ func selectVolumesToPrune(vols []volume.Volume, cs []container.Summary, all bool
 	}
 	var out []volume.Volume
 	for _, v := range vols {
-		if used[v.Name] || !f.matchLabels(v.Labels) {
+		if used[v.Name] || v.Driver != localVolumeDriver || !f.matchLabels(v.Labels) {
 			continue
 		}
 		if _, anon := v.Labels[anonymousVolumeLabel]; !all && !anon {
@@ -151,10 +194,15 @@ func selectVolumesToPrune(vols []volume.Volume, cs []container.Summary, all bool
 }
 
 // selectNetworksToPrune returns the user-defined networks that no container
-// is connected to.
+// is connected to. As in the daemon, only containers with live endpoints
+// (running, paused, restarting) hold a network; a created or exited one
+// does not.
 func selectNetworksToPrune(nets []network.Summary, cs []container.Summary, f pruneFilter) []network.Summary {
 	used := map[string]bool{}
 	for _, c := range cs {
+		if isStopped(c.State) {
+			continue
+		}
 		if c.NetworkSettings != nil {
 			for name, ep := range c.NetworkSettings.Networks {
 				used[name] = true

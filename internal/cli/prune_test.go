@@ -101,7 +101,8 @@ func TestSystemPruneSelection_ImagesFreedByContainerPrune(t *testing.T) {
 		t.Errorf("images: %v", got)
 	}
 	anon := map[string]string{anonymousVolumeLabel: ""}
-	vols := []volume.Volume{{Name: "v-old", Labels: anon}, {Name: "v-live", Labels: anon}, {Name: "named"}}
+	vols := []volume.Volume{{Name: "v-old", Driver: "local", Labels: anon}, {Name: "v-live", Driver: "local", Labels: anon},
+		{Name: "named", Driver: "local"}, {Name: "plugin", Driver: "other", Labels: anon}}
 	if got := ids(selectVolumesToPrune(vols, left, false, pruneFilter{}), func(v volume.Volume) string { return v.Name }); !equalStrings(got, []string{"v-old"}) {
 		t.Errorf("volumes: %v", got)
 	}

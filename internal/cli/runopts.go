@@ -38,13 +38,15 @@ type containerOptions struct {
 	attach, env, envFile, labels, labelFile, publish, expose []string
 	volumes, mounts, tmpfs, addHost, dns, dnsOpt, dnsSearch  []string
 	capAdd, capDrop, securityOpt, logOpt, groupAdd, sysctls  []string
-	ulimits                                                  []string
+	ulimits, networkAliases, links, linkLocalIPs             []string
+	networks                                                 networkList
 
 	interactive, tty, rm, readOnly, init, privileged, publishAll bool
 	detach, sigProxy, quiet                                      bool
 
 	name, workdir, user, entrypoint, hostname, domainname, restart string
-	stopSignal, logDriver, network, platform, pull, detachKeys     string
+	stopSignal, logDriver, platform, pull, detachKeys              string
+	ipv4, ipv6, macAddress                                         string
 	cidfile, memory, memorySwap, memoryReservation, cpus, shmSize  string
 	cpusetCpus, pidMode, ipcMode, utsMode, cgroupnsMode, runtime   string
 
@@ -90,9 +92,17 @@ func addContainerFlags(fs *pflag.FlagSet, withRun bool) *containerOptions {
 	fs.StringVar(&o.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fs.StringArrayVar(&o.mounts, "mount", nil, "Attach a filesystem mount to the container")
 	fs.StringVar(&o.name, "name", "", "Assign a name to the container")
-	fs.StringVar(&o.network, "network", "", "Connect a container to a network")
-	fs.StringVar(&o.network, "net", "", "Connect a container to a network")
+	fs.Var(&o.networks, "network", "Connect a container to a network")
+	fs.Var(&o.networks, "net", "Connect a container to a network")
 	_ = fs.MarkHidden("net")
+	fs.StringArrayVar(&o.networkAliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringArrayVar(&o.networkAliases, "net-alias", nil, "Add network-scoped alias for the container")
+	_ = fs.MarkHidden("net-alias")
+	fs.StringVar(&o.ipv4, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&o.ipv6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
+	fs.StringArrayVar(&o.links, "link", nil, "Add link to another container")
+	fs.StringArrayVar(&o.linkLocalIPs, "link-local-ip", nil, "Container IPv4/IPv6 link-local addresses")
+	fs.StringVar(&o.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.StringVar(&o.pidMode, "pid", "", "PID namespace to use")
 	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	fs.StringVar(&o.platform, "platform", "", "Set platform if server is multi-platform capable")
@@ -482,12 +492,21 @@ func (o *containerOptions) parseResources(fs *pflag.FlagSet, hc *container.HostC
 }
 
 func (o *containerOptions) parseNetwork(fs *pflag.FlagSet, hc *container.HostConfig, spec *containerSpec) error {
-	mode := o.network
-	if mode == "" {
-		mode = network.NetworkDefault
+	mode, endpoints, err := networkingConfig(o.networks.values, endpointFlags{
+		aliases: o.networkAliases, links: o.links, linkLocalIPs: o.linkLocalIPs,
+		ipv4: o.ipv4, ipv6: o.ipv6, macAddress: o.macAddress,
+	})
+	if err != nil {
+		return err
 	}
-	hc.NetworkMode = container.NetworkMode(mode)
-	spec.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{}}
+	hc.NetworkMode = mode
+	spec.Networking = &network.NetworkingConfig{EndpointsConfig: endpoints}
+	for _, l := range o.links {
+		if err := validateLink(l); err != nil {
+			return flagError(fs, "link", l, err)
+		}
+	}
+	hc.Links = o.links
 	for _, s := range o.dns {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
@@ -711,4 +730,13 @@ func parseDetachKeys(keys string) ([]byte, error) {
 		return nil, fmt.Errorf("invalid detach keys (%s) provided", keys)
 	}
 	return out, nil
+}
+
+// validateLink checks a --link value: name or name:alias.
+func validateLink(val string) error {
+	name, alias, hasAlias := strings.Cut(val, ":")
+	if name == "" || (hasAlias && alias == "") {
+		return fmt.Errorf("invalid format for link: %s", val)
+	}
+	return nil
 }

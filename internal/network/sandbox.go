@@ -231,8 +231,10 @@ func (m *Manager) attachLocked(ctx context.Context, sb *Sandbox, r *Record, es *
 		addrs = append(addrs, ep.IPv6)
 	}
 	gw4, gw6 := ep.Gateway4, ep.Gateway6
-	if r.Internal {
-		gw4, gw6 = netip.Addr{}, netip.Addr{} // as Docker: no way out, not even a default route
+	if len(sb.Endpoints) > 0 || r.Internal {
+		// Only the first network gives the default routes (Docker picks one
+		// gateway too); internal networks give none at all.
+		gw4, gw6 = netip.Addr{}, netip.Addr{}
 	}
 	be, err := bridge.Attach(ctx, bridge.EndpointConfig{Bridge: r.Bridge, NSPath: sb.NSPath, IfName: ifName, MAC: hw, Addrs: addrs,
 		Gateway4: gw4, Gateway6: gw6, MTU: 1500, Hairpin: true})
