@@ -141,8 +141,12 @@ func (m *Manager) Setup(ctx context.Context, req SetupRequest) (res SetupResult,
 	if sb.Ports, err = m.publishLocked(ctx, sb, req); err != nil {
 		return res, err
 	}
-	if err := m.fw.AddContainer(ctx, nft.Container{ID: sb.ContainerID, Network: sb.Primary, Ports: sb.Ports}); err != nil {
-		return res, fmt.Errorf("publish ports: %w", err)
+	// Only published ports make per-container rules: skip the netlink
+	// round trips for the common container without any.
+	if len(sb.Ports) > 0 {
+		if err := m.fw.AddContainer(ctx, nft.Container{ID: sb.ContainerID, Network: sb.Primary, Ports: sb.Ports}); err != nil {
+			return res, fmt.Errorf("publish ports: %w", err)
+		}
 	}
 	embedded := m.nets[sb.Primary] != nil && !m.nets[sb.Primary].Predefined
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
@@ -300,8 +304,10 @@ func (m *Manager) teardownLocked(ctx context.Context, sb *Sandbox) {
 		sb.dnsStop()
 		sb.dnsStop = nil
 	}
-	if err := m.fw.RemoveContainer(ctx, sb.ContainerID); err != nil {
-		log.From(ctx).Warn("remove container rules", "container", sb.ContainerID, "err", err)
+	if len(sb.Ports) > 0 {
+		if err := m.fw.RemoveContainer(ctx, sb.ContainerID); err != nil {
+			log.From(ctx).Warn("remove container rules", "container", sb.ContainerID, "err", err)
+		}
 	}
 	if err := netns.Delete(ctx, sb.NSPath); err != nil {
 		log.From(ctx).Warn("delete network namespace", "container", sb.ContainerID, "err", err)
