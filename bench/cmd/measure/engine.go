@@ -39,6 +39,10 @@ type engine struct {
 	daemonless bool
 	// stopExtra stops helper processes of the engine, if any.
 	stopExtra func() error
+	// netnsPID is a process in the network namespace the bench made for
+	// the engine's daemon (the daemon itself), 0 when it has none. Only
+	// such engines run the network scenarios.
+	netnsPID int
 }
 
 // command returns the CLI call with args.
@@ -294,6 +298,9 @@ func newBerth(ctx context.Context, o *options, dir, cgroupParent string) (*engin
 	}
 	e.daemon = cmd
 	dpid := cmd.Process.Pid
+	if o.netns {
+		e.netnsPID = dpid
+	}
 	e.daemons = func(ps []proc) []proc {
 		var out []proc
 		for _, p := range ps {
@@ -348,6 +355,9 @@ func newDocker(ctx context.Context, o *options, dir, cgroupParent string) (*engi
 	}
 	e.daemon = cmd
 	dpid := cmd.Process.Pid
+	if o.netns {
+		e.netnsPID = dpid
+	}
 	e.daemons = func(ps []proc) []proc {
 		var out []proc
 		for _, p := range ps {

@@ -47,6 +47,12 @@ type options struct {
 	engines    string
 	netns      bool
 	debug      bool
+
+	netSetup    bool // time run --rm --network bench-net (issue #4)
+	throughput  bool // published-port throughput (issue #4)
+	httpMB      int
+	httpFetches int
+	httpPort    int
 }
 
 func main() {
@@ -78,11 +84,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.engines, "engines", "berth,docker,podman", "engines to measure, comma-separated")
 	fs.BoolVar(&o.netns, "netns", true, "give each daemon a network namespace of its own")
 	fs.BoolVar(&o.debug, "debug", false, "start the daemons with debug logging (slower; for profiling)")
+	fs.BoolVar(&o.netSetup, "netsetup", true, "also time `run --rm --network "+benchNet+"` (a user-defined bridge) for the network set-up cost; needs -netns")
+	fs.BoolVar(&o.throughput, "throughput", true, "measure HTTP throughput through a port published on 127.0.0.1 and to the container directly; needs -netns")
+	fs.IntVar(&o.httpMB, "http-mb", 64, "size in MiB of the file busybox httpd serves in the throughput scenario")
+	fs.IntVar(&o.httpFetches, "http-fetches", 20, "measured fetches of each path in the throughput scenario (after 1 warm-up)")
+	fs.IntVar(&o.httpPort, "http-port", 18080, "host port (on 127.0.0.1 in the daemon's namespace) the web server is published on")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if o.runs < 1 || o.containers < 1 || o.warmup < 0 {
 		return nil, errors.New("-n and -containers must be at least 1, -warmup at least 0")
+	}
+	if o.httpMB < 1 || o.httpFetches < 1 || o.httpPort < 1 || o.httpPort > 65535 {
+		return nil, errors.New("-http-mb and -http-fetches must be at least 1, -http-port a port number")
 	}
 	for _, p := range []*string{&o.berthd, &o.berth, &o.rootfs} {
 		abs, err := filepath.Abs(*p)
@@ -240,12 +254,49 @@ func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writ
 			sb = nil
 		}
 	}
-	if err := startLatency(ctx, engines, rp, o, bundle, stateRoot, sb, logf); err != nil {
+	netEngines := networkEngines(engines)
+	if (o.netSetup || o.throughput) && len(netEngines) < len(engines) {
+		logf("network scenarios only run on daemons in a network namespace of the bench's own (-netns): skipped for %s",
+			strings.Join(missingNames(engines, netEngines), ", "))
+	}
+	var netSetup []*engine
+	if o.netSetup {
+		for _, e := range netEngines {
+			logf("%s: network create %s", e.name, benchNet)
+			if err := createBenchNet(ctx, e); err != nil {
+				return err
+			}
+			netSetup = append(netSetup, e)
+			rp.results[e.name].hasNet = true
+		}
+	}
+	if err := startLatency(ctx, engines, netSetup, rp, o, bundle, stateRoot, sb, logf); err != nil {
 		return err
+	}
+	if o.throughput && len(netEngines) > 0 {
+		rp.httpMB, rp.httpFetches, rp.httpPort = o.httpMB, o.httpFetches, o.httpPort
+		if err := throughput(ctx, netEngines, rp, o, logf); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(stdout)
 	rp.write(stdout)
 	return nil
+}
+
+// missingNames returns the names of the engines in all but not in some.
+func missingNames(all, some []*engine) []string {
+	in := map[*engine]bool{}
+	for _, e := range some {
+		in[e] = true
+	}
+	var out []string
+	for _, e := range all {
+		if !in[e] {
+			out = append(out, e.name)
+		}
+	}
+	return out
 }
 
 // mkdir creates dir (ignoring failure, which the daemon reports better).
@@ -359,7 +410,8 @@ func bindSources(raw []byte, engineDir string) map[string][]byte {
 
 // makeSpecBundle builds a specBundle in dir from raw. The files that the
 // spec bind-mounts (as read by bindSources, because the container they
-// belong to is gone by now) are written into the bundle.
+// belong to is gone by now) are written into the bundle, and namespaces
+// the spec joins by path are made afresh.
 func makeSpecBundle(ctx context.Context, dir, tarPath string, raw []byte, files map[string][]byte, cgroupParent string) (*specBundle, error) {
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
@@ -379,6 +431,17 @@ func makeSpecBundle(ctx context.Context, dir, tarPath string, raw []byte, files 
 	p["args"], p["terminal"] = []string{"true"}, false
 	spec["root"] = map[string]any{"path": rootfs}
 	delete(spec, "hooks")
+	// Namespaces joined by path (the container's persistent network
+	// namespace) went with the container: runc makes fresh ones instead,
+	// as for `--network none`.
+	if l, ok := spec["linux"].(map[string]any); ok {
+		nss, _ := l["namespaces"].([]any)
+		for _, ns := range nss {
+			if m, ok := ns.(map[string]any); ok {
+				delete(m, "path")
+			}
+		}
+	}
 	mounts, _ := spec["mounts"].([]any)
 	for i, m := range mounts {
 		mm, ok := m.(map[string]any)
@@ -461,10 +524,15 @@ type variant struct {
 	once  func(ctx context.Context, i int) (time.Duration, error)
 }
 
-// startLatency times the `run --rm` variants of every engine and the runc
-// floor, interleaved round by round so drift in the machine's load spreads
-// evenly over them.
-func startLatency(ctx context.Context, engines []*engine, rp *report, o *options, bundle, stateRoot string, sb *specBundle, logf func(string, ...any)) error {
+// startLatency times the `run --rm` variants of every engine (with
+// `--network bench-net` for those in netEngines) and the runc floor,
+// interleaved round by round so drift in the machine's load spreads evenly
+// over them.
+func startLatency(ctx context.Context, engines, netEngines []*engine, rp *report, o *options, bundle, stateRoot string, sb *specBundle, logf func(string, ...any)) error {
+	withNet := map[*engine]bool{}
+	for _, e := range netEngines {
+		withNet[e] = true
+	}
 	var vs []variant
 	for _, e := range engines {
 		r := rp.results[e.name]
@@ -477,6 +545,14 @@ func startLatency(ctx context.Context, engines []*engine, rp *report, o *options
 				_, d, err := e.run(ctx, "run", "--rm", "--network", "none", "busybox", "true")
 				return d, err
 			}})
+		if withNet[e] {
+			// Right after --network none, so each round's pair shares the load.
+			vs = append(vs, variant{e.name + " run --rm --network " + benchNet, &r.runNet,
+				func(ctx context.Context, _ int) (time.Duration, error) {
+					_, d, err := e.run(ctx, "run", "--rm", "--network", benchNet, "busybox", "true")
+					return d, err
+				}})
+		}
 	}
 	vs = append(vs, variant{"runc run", &rp.runcFloor, func(ctx context.Context, i int) (time.Duration, error) {
 		cmd := exec.CommandContext(ctx, o.runc, "--root", stateRoot, "run", "--bundle", bundle, fmt.Sprintf("bench-%d", i))
@@ -564,6 +640,9 @@ func writeFacts(ctx context.Context, w io.Writer, o *options, engines []*engine)
 		}
 	}
 	fmt.Fprintf(w, "- settings: n=%d (after %d warm-up), %d containers, daemons in own netns: %v\n", o.runs, o.warmup, o.containers, o.netns)
+	if o.throughput && o.netns {
+		fmt.Fprintf(w, "- throughput: %d MiB file from busybox httpd, %d fetches per path (after 1 warm-up), published on 127.0.0.1:%d\n", o.httpMB, o.httpFetches, o.httpPort)
+	}
 	return nil
 }
 

@@ -5,12 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"berth/internal/testutil"
 )
 
 func TestParseStat(t *testing.T) {
@@ -189,7 +194,11 @@ func TestReportWrite(t *testing.T) {
 				idlePSS: 90000, loadedPSS: 91000, shimPSS: 9000, shimCount: 2, shimName: "containerd-shim", daemonNames: "dockerd + containerd"},
 		},
 		runcFloor: []time.Duration{4 * ms},
+		httpMB:    64, httpFetches: 2, httpPort: 18080,
 	}
+	rp.results["berth"].runNet, rp.results["berth"].hasNet = []time.Duration{22 * ms}, true
+	rp.results["berth"].httpPublished, rp.results["berth"].httpDirect = []float64{1900, 2100}, []float64{2100, 2100}
+	rp.results["docker"].httpPublished, rp.results["docker"].httpProxies = []float64{600, 800}, 1
 	var b bytes.Buffer
 	rp.write(&b)
 	out := b.String()
@@ -201,6 +210,12 @@ func TestReportWrite(t *testing.T) {
 		"| `run --rm --network none`: berth / runc floor | 2.50 | ≤ 2.00 | no |",
 		"| 2 × `run -d`: berth / docker | 0.25 | ≤ 0.30 | yes |",
 		"| daemon RSS idle: berthd / (dockerd + containerd) | 0.10 | ≤ 0.25 | yes |",
+		"| `run --rm --network bench-net busybox true` (user-defined bridge), median ms | 22.0 (22.0–22.0) | – | – |",
+		"| … network set-up: median(`bench-net`) − median(`none`), ms (median of per-round differences) | 12.0 (12.0) | – | – |",
+		"| HTTP GET of 64 MiB through `-p 127.0.0.1:18080:80`, MB/s median (min–max), n=2 | 2000 (1900–2100) | 700 (600–800) via docker-proxy | – |",
+		"| network set-up: berth median(`--network bench-net`) − median(`--network none`) | 12.0 ms (per-round: 12.0 ms) | ≤ 15 ms | yes |",
+		"| published-port throughput: berth / docker (userland proxy) | 2.86 | ≥ 2.00 | yes |",
+		"| published-port throughput: berth published / berth direct | 0.95 | ≥ 0.90 | yes |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -215,6 +230,11 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-bogus"}, &errb); err == nil {
 		t.Error("unknown flag accepted")
+	}
+	for _, bad := range [][]string{{"-http-mb", "0"}, {"-http-fetches", "0"}, {"-http-port", "70000"}} {
+		if _, err := parseFlags(bad, &errb); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 	o, err := parseFlags([]string{"-n", "7", "-containers", "3"}, &errb)
 	if err != nil {
@@ -250,7 +270,7 @@ func TestMakeSpecBundle(t *testing.T) {
 		"root":{"path":"/elsewhere"},"hooks":{"prestart":[{"path":"/x"}]},
 		"mounts":[{"destination":"/proc","type":"proc","source":"proc"},
 		          {"destination":"/etc/hosts","type":"bind","source":"` + hosts + `"}],
-		"linux":{"cgroupsPath":"/berth/abc"}}`
+		"linux":{"cgroupsPath":"/berth/abc","namespaces":[{"type":"pid"},{"type":"network","path":"/run/berth/netns/abc"}]}}`
 	dir := filepath.Join(tmp, "bundle")
 	files := bindSources([]byte(raw), engineDir)
 	if len(files) != 1 {
@@ -278,7 +298,10 @@ func TestMakeSpecBundle(t *testing.T) {
 		Root   struct{ Path string }
 		Hooks  any
 		Mounts []struct{ Destination, Source string }
-		Linux  struct{ CgroupsPath string }
+		Linux  struct {
+			CgroupsPath string
+			Namespaces  []map[string]string
+		}
 	}
 	if err := json.Unmarshal(cfg, &got); err != nil {
 		t.Fatal(err)
@@ -289,6 +312,9 @@ func TestMakeSpecBundle(t *testing.T) {
 	if got.Root.Path != filepath.Join(dir, "rootfs") || got.Hooks != nil || got.Linux.CgroupsPath != "/cg/spec-3" {
 		t.Errorf("root %q, hooks %v, cgroupsPath %q", got.Root.Path, got.Hooks, got.Linux.CgroupsPath)
 	}
+	if want := []map[string]string{{"type": "pid"}, {"type": "network"}}; !reflect.DeepEqual(got.Linux.Namespaces, want) {
+		t.Errorf("namespaces = %v, want %v", got.Linux.Namespaces, want)
+	}
 	if got.Mounts[0].Source != "proc" || !strings.HasPrefix(got.Mounts[1].Source, dir+"/") {
 		t.Errorf("mounts = %+v", got.Mounts)
 	}
@@ -297,5 +323,153 @@ func TestMakeSpecBundle(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "rootfs", "bin")); err != nil || !fi.IsDir() {
 		t.Errorf("rootfs not unpacked: %v", err)
+	}
+}
+
+func TestNSDialerAndFetch(t *testing.T) {
+	nsPath := testutil.EnterNetNS(t)
+	const size = 3<<20 + 17
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			_, _ = w.Write(make([]byte, size))
+		case "/short":
+			_, _ = w.Write([]byte("tiny"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	d, err := newNSDialer(nsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.close)
+	c := d.client()
+	ctx := context.Background()
+	buf := make([]byte, 64<<10)
+	tests := []struct {
+		path     string
+		want     int64
+		wantFail bool
+	}{
+		{"/big", size, false},
+		{"/big", 0, false},
+		{"/short", size, true},
+		{"/missing", 0, true},
+	}
+	for _, tt := range tests {
+		n, dur, err := fetch(ctx, c, srv.URL+tt.path, tt.want, buf)
+		if (err != nil) != tt.wantFail {
+			t.Errorf("fetch %s: %v, want failure %v", tt.path, err, tt.wantFail)
+			continue
+		}
+		if !tt.wantFail && (n != size || dur <= 0) {
+			t.Errorf("fetch %s = %d bytes in %v, want %d", tt.path, n, dur, size)
+		}
+	}
+	if _, err := d.dial(ctx, "tcp", "localhost:80"); err == nil {
+		t.Error("dial of a host name accepted")
+	}
+	if _, err := d.dial(ctx, "udp", "127.0.0.1:80"); err == nil {
+		t.Error("dial of udp accepted")
+	}
+	if _, err := newNSDialer(filepath.Join(t.TempDir(), "nonexistent")); err == nil {
+		t.Error("newNSDialer of a missing path succeeded")
+	}
+}
+
+func TestMbps(t *testing.T) {
+	if got := mbps(64<<20, time.Second/2); got < 134.21 || got > 134.22 {
+		t.Errorf("mbps = %v, want 134.2", got)
+	}
+	if got := mbps(1, 0); got != 0 {
+		t.Errorf("mbps over no time = %v, want 0", got)
+	}
+}
+
+func TestNetCost(t *testing.T) {
+	ms := time.Millisecond
+	r := &engineResult{
+		runNone: []time.Duration{60 * ms, 70 * ms, 100 * ms},
+		runNet:  []time.Duration{72 * ms, 80 * ms, 90 * ms},
+	}
+	diff, paired, ok := r.netCost()
+	if !ok || diff != 10 || paired != 10 {
+		t.Errorf("netCost = %v, %v, %v; want 10, 10, true", diff, paired, ok)
+	}
+	if _, _, ok := (&engineResult{runNone: r.runNone}).netCost(); ok {
+		t.Error("netCost without --network bench-net runs reported a value")
+	}
+}
+
+func TestMedianFAndMBCell(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want float64
+		cell string
+	}{
+		{nil, 0, "–"},
+		{[]float64{5}, 5, "5 (5–5)"},
+		{[]float64{900, 100, 500}, 500, "500 (100–900)"},
+		{[]float64{4, 1, 2, 100}, 3, "3 (1–100)"},
+	}
+	for _, tt := range tests {
+		orig := append([]float64(nil), tt.in...)
+		if got := medianF(tt.in); got != tt.want {
+			t.Errorf("medianF(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+		if got := mbCell(tt.in); got != tt.cell {
+			t.Errorf("mbCell(%v) = %q, want %q", tt.in, got, tt.cell)
+		}
+		if !reflect.DeepEqual(orig, tt.in) {
+			t.Errorf("medianF reordered its input: %v", tt.in)
+		}
+	}
+}
+
+func TestRatioAtLeast(t *testing.T) {
+	tests := []struct {
+		a, b, goal float64
+		r, met     string
+	}{
+		{300, 100, 2, "3.00", "yes"},
+		{200, 100, 2, "2.00", "yes"},
+		{150, 100, 2, "1.50", "no"},
+		{95, 100, 0.9, "0.95", "yes"},
+		{50, 0, 2, "–", "n/a"},
+	}
+	for _, tt := range tests {
+		if r, met := ratioAtLeast(tt.a, tt.b, tt.goal); r != tt.r || met != tt.met {
+			t.Errorf("ratioAtLeast(%v, %v, %v) = %q, %q; want %q, %q", tt.a, tt.b, tt.goal, r, met, tt.r, tt.met)
+		}
+	}
+}
+
+func TestCountProxies(t *testing.T) {
+	ps := []proc{
+		{pid: 1, comm: "init"},
+		{pid: 10, ppid: 1, comm: "dockerd"},
+		{pid: 11, ppid: 10, comm: "docker-proxy", argv: []string{"docker-proxy", "-proto", "tcp", "-host-ip", "127.0.0.1", "-host-port", "18080"}},
+		{pid: 12, ppid: 10, comm: "docker-proxy", argv: []string{"docker-proxy", "-host-port", "9999"}},
+		{pid: 20, ppid: 1, comm: "dockerd"},
+		{pid: 21, ppid: 20, comm: "docker-proxy", argv: []string{"docker-proxy", "-host-port", "18080"}},
+		{pid: 30, ppid: 10, comm: "sh", argv: []string{"sh", "-host-port", "18080"}},
+	}
+	if got := countProxies(ps, &engine{netnsPID: 10}, 18080); got != 1 {
+		t.Errorf("countProxies = %d, want 1", got)
+	}
+	if got := countProxies(ps, &engine{netnsPID: 40}, 18080); got != 0 {
+		t.Errorf("countProxies of another daemon = %d, want 0", got)
+	}
+}
+
+func TestHTTPDScript(t *testing.T) {
+	got := httpdScript(64)
+	for _, want := range []string{"count=64", "of=/var/www/big", "exec httpd -f -p 80 -h /var/www"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("httpdScript(64) = %q, lacks %q", got, want)
+		}
 	}
 }

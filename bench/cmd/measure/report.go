@@ -37,6 +37,12 @@ func spread(ds []time.Duration) (lo, hi time.Duration) {
 type engineResult struct {
 	runDefault []time.Duration // run --rm busybox true
 	runNone    []time.Duration // run --rm --network none busybox true
+	runNet     []time.Duration // run --rm --network bench-net busybox true
+	hasNet     bool            // bench-net was created (the set-up scenario ran)
+
+	httpPublished []float64 // MB/s through the port published on 127.0.0.1
+	httpDirect    []float64 // MB/s from the container's own address
+	httpProxies   int       // userland proxy processes seen for the published port
 
 	started   int           // containers started with run -d
 	startAll  time.Duration // wall time of all run -d
@@ -75,6 +81,52 @@ type report struct {
 	// runcSpec is `runc run` with the OCI spec berth generated, when one
 	// could be captured: the runtime's own share of berth's start time.
 	runcSpec []time.Duration
+
+	// The throughput scenario's settings; httpFetches is 0 when it did
+	// not run.
+	httpMB, httpFetches, httpPort int
+}
+
+// netCost returns the network set-up cost of r in milliseconds: the
+// difference of the medians of `--network bench-net` and `--network none`,
+// and the median of the round-by-round differences (each round runs the
+// two back to back). ok is false when either series is missing.
+func (r *engineResult) netCost() (diff, paired float64, ok bool) {
+	if len(r.runNet) == 0 || len(r.runNone) == 0 {
+		return 0, 0, false
+	}
+	var pairs []time.Duration
+	for i := range min(len(r.runNet), len(r.runNone)) {
+		pairs = append(pairs, r.runNet[i]-r.runNone[i])
+	}
+	p, _ := median(pairs)
+	return medianMS(r.runNet) - medianMS(r.runNone), ms(p), true
+}
+
+// medianF returns the median of xs (0 when empty); xs is not modified.
+func medianF(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// mbCell formats the median and range of xs in MB/s.
+func mbCell(xs []float64) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	lo, hi := xs[0], xs[0]
+	for _, x := range xs[1:] {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return fmt.Sprintf("%.0f (%.0f–%.0f)", medianF(xs), lo, hi)
 }
 
 // msCell formats the median and range of ds in milliseconds.
@@ -88,6 +140,19 @@ func msCell(ds []time.Duration) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// ratioAtLeast formats a/b and whether it meets the goal a/b ≥ goal.
+func ratioAtLeast(a, b, goal float64) (string, string) {
+	if a <= 0 || b <= 0 {
+		return "–", "n/a"
+	}
+	r := a / b
+	met := "no"
+	if r >= goal {
+		met = "yes"
+	}
+	return fmt.Sprintf("%.2f", r), met
+}
 
 // ratio formats a/b and whether it meets the goal a/b ≤ goal.
 func ratio(a, b, goal float64) (string, string) {
@@ -130,6 +195,30 @@ func (rp *report) write(w io.Writer) {
 	if len(rp.runcSpec) > 0 {
 		row("… `runc run` with berth's own spec (seccomp, mounts, cgroups), median ms",
 			func(*engineResult) string { return "–" }, msCell(rp.runcSpec))
+	}
+	if rp.anyNet() {
+		row(fmt.Sprintf("`run --rm --network %s busybox true` (user-defined bridge), median ms", benchNet),
+			func(r *engineResult) string { return msCell(r.runNet) }, "–")
+		row(fmt.Sprintf("… network set-up: median(`%s`) − median(`none`), ms (median of per-round differences)", benchNet),
+			func(r *engineResult) string {
+				d, p, ok := r.netCost()
+				if !ok {
+					return "–"
+				}
+				return fmt.Sprintf("%.1f (%.1f)", d, p)
+			}, "–")
+	}
+	if rp.httpFetches > 0 {
+		row(fmt.Sprintf("HTTP GET of %d MiB through `-p 127.0.0.1:%d:80`, MB/s median (min–max), n=%d", rp.httpMB, rp.httpPort, rp.httpFetches),
+			func(r *engineResult) string {
+				c := mbCell(r.httpPublished)
+				if r.httpProxies > 0 {
+					c += " via docker-proxy"
+				}
+				return c
+			}, "–")
+		row(fmt.Sprintf("HTTP GET of %d MiB from the container's own IP:80 (direct), MB/s, n=%d", rp.httpMB, rp.httpFetches),
+			func(r *engineResult) string { return mbCell(r.httpDirect) }, "–")
 	}
 	row(fmt.Sprintf("%d × `run -d busybox sleep 3600`, total s", rp.containers),
 		func(r *engineResult) string {
@@ -207,4 +296,33 @@ func (rp *report) write(w io.Writer) {
 	target("PSS per container: berth / docker", bp, dp, 0.4)
 	target("daemon RSS idle: berthd / (dockerd + containerd)", float64(b.idleRSS), float64(d.idleRSS), 0.25)
 	target(fmt.Sprintf("daemon RSS with %d: berthd / (dockerd + containerd)", rp.containers), float64(b.loadedRSS), float64(d.loadedRSS), 0.25)
+
+	if !b.hasNet && len(b.httpPublished) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n| target (issue #4) | measured | goal | met |\n|---|---|---|---|\n")
+	if diff, paired, ok := b.netCost(); ok {
+		met := "no"
+		if diff <= 15 {
+			met = "yes"
+		}
+		fmt.Fprintf(w, "| network set-up: berth median(`--network %s`) − median(`--network none`) | %.1f ms (per-round: %.1f ms) | ≤ 15 ms | %s |\n",
+			benchNet, diff, paired, met)
+	}
+	if len(b.httpPublished) > 0 {
+		r, met := ratioAtLeast(medianF(b.httpPublished), medianF(d.httpPublished), 2)
+		fmt.Fprintf(w, "| published-port throughput: berth / docker (userland proxy) | %s | ≥ 2.00 | %s |\n", r, met)
+		r, met = ratioAtLeast(medianF(b.httpPublished), medianF(b.httpDirect), 0.9)
+		fmt.Fprintf(w, "| published-port throughput: berth published / berth direct | %s | ≥ 0.90 | %s |\n", r, met)
+	}
+}
+
+// anyNet reports whether any engine ran the network set-up scenario.
+func (rp *report) anyNet() bool {
+	for _, r := range rp.results {
+		if r.hasNet {
+			return true
+		}
+	}
+	return false
 }
