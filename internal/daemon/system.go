@@ -146,5 +146,9 @@ func (d *Daemon) DiskUsage(ctx context.Context) (systemrouter.DiskUsage, error) 
 	if err != nil {
 		return systemrouter.DiskUsage{}, err
 	}
-	return systemrouter.DiskUsage{LayersSize: du.TotalSize, Images: du.Items, Containers: cs}, nil
+	vols, err := d.volumes.Usage(ctx)
+	if err != nil {
+		return systemrouter.DiskUsage{}, err
+	}
+	return systemrouter.DiskUsage{LayersSize: du.TotalSize, Images: du.Items, Containers: cs, Volumes: vols}, nil
 }

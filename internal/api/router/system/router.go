@@ -26,6 +26,7 @@ type DiskUsage struct {
 	LayersSize int64
 	Images     []image.Summary
 	Containers []container.Summary
+	Volumes    []volume.Volume
 }
 
 // Backend is what the system routes need.
@@ -143,6 +144,20 @@ func (rt *Router) df(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := legacyDiskUsage{LayersSize: du.LayersSize, Images: du.Images, Containers: du.Containers, Volumes: []*volume.Volume{}, BuildCache: []*build.CacheRecord{}}
+	vu := &volume.DiskUsage{TotalCount: int64(len(du.Volumes))}
+	for i := range du.Volumes {
+		v := &du.Volumes[i]
+		out.Volumes = append(out.Volumes, v)
+		vu.Items = append(vu.Items, *v)
+		if v.UsageData != nil {
+			vu.TotalSize += v.UsageData.Size
+			if v.UsageData.RefCount > 0 {
+				vu.ActiveCount++
+			} else {
+				vu.Reclaimable += v.UsageData.Size
+			}
+		}
+	}
 	if !server.VersionLess(server.Version(r), "1.52") {
 		iu := &image.DiskUsage{TotalCount: int64(len(du.Images)), TotalSize: du.LayersSize, Items: du.Images}
 		for _, i := range du.Images {
@@ -162,7 +177,7 @@ func (rt *Router) df(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		out.ImageUsage, out.ContainerUsage = iu, cu
-		out.VolumeUsage, out.BuildCacheUsage = &volume.DiskUsage{}, &build.DiskUsage{}
+		out.VolumeUsage, out.BuildCacheUsage = vu, &build.DiskUsage{}
 	}
 	return server.WriteJSON(w, http.StatusOK, out)
 }
