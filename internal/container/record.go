@@ -23,6 +23,8 @@ type State struct {
 	ManuallyStopped bool
 	// StartedBefore is set once the container ran, for unless-stopped.
 	StartedBefore bool
+	// Health is the health check state of the current run, nil without one.
+	Health *container.Health `json:",omitempty"`
 }
 
 // Record is a container as persisted in the metadata store.

@@ -165,6 +165,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		st.StartedBefore = true
 	})
 	m.publish(e, events.ActionStart, nil)
+	m.startHealth(e)
 	log.From(ctx).Debug("container started", "container", id, "spawn", tStart.Sub(tSpawn), "attach", time.Since(tStart))
 	m.wg.Add(1)
 	go m.monitor(m.baseCtx, e, e.exited)

@@ -49,6 +49,7 @@ func (m *Manager) Inspect(ctx context.Context, ref string, size bool) (container
 			Paused: st.Status == container.StatePaused, Restarting: st.Status == container.StateRestarting,
 			OOMKilled: st.OOMKilled, Dead: st.Status == container.StateDead, Pid: st.Pid, ExitCode: st.ExitCode,
 			Error: st.Error, StartedAt: timeString(st.StartedAt), FinishedAt: timeString(st.FinishedAt),
+			Health: st.Health,
 		},
 		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		LogPath: r.LogPath, Name: "/" + r.Name, RestartCount: st.RestartCount, Driver: "overlay2", Platform: "linux",
@@ -123,7 +124,16 @@ func mountPoints(hc *container.HostConfig, vols []VolumeRef) []container.MountPo
 func statusText(st State, now time.Time) string {
 	switch st.Status {
 	case container.StateRunning:
-		return "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+		up := "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+		if st.Health != nil {
+			switch st.Health.Status {
+			case container.Starting:
+				up += " (health: starting)"
+			case container.Healthy, container.Unhealthy:
+				up += " (" + string(st.Health.Status) + ")"
+			}
+		}
+		return up
 	case container.StatePaused:
 		return "Up " + units.HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
 	case container.StateRestarting:
@@ -216,6 +226,9 @@ func (m *Manager) List(ctx context.Context, o ListOptions) ([]container.Summary,
 			s.Ports = portSummaries(r.Net.Ports)
 		}
 		s.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)
+		if r.State.Health != nil && running {
+			s.Health = &container.HealthSummary{Status: r.State.Health.Status, FailingStreak: r.State.Health.FailingStreak}
+		}
 		if o.Size {
 			s.SizeRw, _ = m.rootfs.Usage(ctx, r.ID)
 		}
@@ -249,6 +262,15 @@ func matchContainer(f filters.Args, r Record) bool {
 	}
 	if !f.Match("status", string(r.State.Status)) {
 		return false
+	}
+	if f.Contains("health") {
+		h := string(container.NoHealthcheck)
+		if r.State.Health != nil {
+			h = string(r.State.Health.Status)
+		}
+		if !f.ExactMatch("health", h) {
+			return false
+		}
 	}
 	if codes := f.Get("exited"); len(codes) > 0 {
 		if r.State.Status != container.StateExited {
