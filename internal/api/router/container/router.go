@@ -47,6 +47,7 @@ func (rt *Router) Routes(s *server.Server) {
 	s.Handle("POST /containers/{id}/attach", rt.attach)
 	s.Handle("GET /containers/{id}/logs", rt.logs)
 	s.Handle("POST /containers/prune", rt.prune)
+	s.Handle("GET /containers/{id}/stats", rt.stats)
 	s.Handle("POST /containers/{id}/exec", rt.execCreate)
 	s.Handle("POST /exec/{id}/start", rt.execStart)
 	s.Handle("POST /exec/{id}/resize", rt.execResize)
@@ -413,4 +414,26 @@ func writeJSONBody(w http.ResponseWriter, v any) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+func (rt *Router) stats(w http.ResponseWriter, r *http.Request) error {
+	stream := r.FormValue("stream") == "" || server.BoolValue(r, "stream")
+	if server.BoolValue(r, "one-shot") {
+		stream = false
+	}
+	started := false
+	fw := server.FlushWriter{W: w}
+	return rt.b.Stats(r.Context(), r.PathValue("id"), stream, func(s container.StatsResponse) error {
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		b, err := jsonMarshal(s)
+		if err != nil {
+			return err
+		}
+		_, err = fw.Write(append(b, '\n'))
+		return err
+	})
 }
