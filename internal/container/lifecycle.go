@@ -16,6 +16,7 @@ import (
 
 	"berth/internal/log"
 	"berth/internal/metadata"
+	"berth/internal/runtime/spec"
 )
 
 // defaultStopTimeout is Docker's grace period before SIGKILL.
@@ -545,4 +546,83 @@ func (m *Manager) NetworkDisconnect(ctx context.Context, ref, netRef string, for
 	}
 	m.persistQuiet(ctx, e)
 	return nil
+}
+
+// Update changes a container's resource limits (applied at once when it
+// runs) and restart policy, as `docker update`.
+func (m *Manager) Update(ctx context.Context, ref string, u container.UpdateConfig) ([]string, error) {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	hc := e.rec.HostConfig
+	if u.RestartPolicy.Name != "" {
+		if err := container.ValidateRestartPolicy(u.RestartPolicy); err != nil {
+			return nil, errorf(errdefs.ErrInvalidArgument, "%s", err.Error())
+		}
+		if hc.AutoRemove && u.RestartPolicy.Name != container.RestartPolicyDisabled {
+			return nil, errorf(errdefs.ErrInvalidArgument, "Restart policy cannot be updated because AutoRemove is enabled for the container")
+		}
+	}
+	next := hc.Resources
+	mergeResources(&next, u.Resources)
+	if e.running() {
+		res, err := spec.Resources(next)
+		if err != nil {
+			return nil, err
+		}
+		rt, err := m.runtime(e.rec.Runtime)
+		if err != nil {
+			return nil, err
+		}
+		if err := rt.Update(ctx, e.rec.ID, res); err != nil {
+			return nil, fmt.Errorf("cannot update container %s: %w", e.rec.ID, err)
+		}
+	}
+	hc.Resources = next
+	if u.RestartPolicy.Name != "" {
+		hc.RestartPolicy = u.RestartPolicy
+	}
+	m.persistQuiet(ctx, e)
+	m.publish(e, events.ActionUpdate, nil)
+	return []string{}, nil
+}
+
+// mergeResources sets the fields of u that were given (non-zero) on r.
+func mergeResources(r *container.Resources, u container.Resources) {
+	if u.BlkioWeight != 0 {
+		r.BlkioWeight = u.BlkioWeight
+	}
+	if u.CPUShares != 0 {
+		r.CPUShares = u.CPUShares
+	}
+	if u.NanoCPUs != 0 {
+		r.NanoCPUs = u.NanoCPUs
+	}
+	if u.CPUPeriod != 0 {
+		r.CPUPeriod = u.CPUPeriod
+	}
+	if u.CPUQuota != 0 {
+		r.CPUQuota = u.CPUQuota
+	}
+	if u.CpusetCpus != "" {
+		r.CpusetCpus = u.CpusetCpus
+	}
+	if u.CpusetMems != "" {
+		r.CpusetMems = u.CpusetMems
+	}
+	if u.Memory != 0 {
+		r.Memory = u.Memory
+	}
+	if u.MemorySwap != 0 {
+		r.MemorySwap = u.MemorySwap
+	}
+	if u.MemoryReservation != 0 {
+		r.MemoryReservation = u.MemoryReservation
+	}
+	if u.PidsLimit != nil {
+		r.PidsLimit = u.PidsLimit
+	}
 }

@@ -41,3 +41,29 @@ func TestStats_MatchCgroup(t *testing.T) {
 		t.Errorf("name/id: %q %q", s.Name, s.ID)
 	}
 }
+
+// update changes the limits of a running container (seen in its cgroup
+// through stats) and its restart policy.
+func TestUpdate_RunningContainer(t *testing.T) {
+	c := apiClient(t)
+	id := create(t, c, name(t, ""), &container.Config{Cmd: []string{"sleep", "100"}}, &container.HostConfig{Resources: container.Resources{Memory: 64 << 20}})
+	startC(t, c, id)
+	if _, err := c.ContainerUpdate(t.Context(), id, client.ContainerUpdateOptions{
+		Resources: &container.Resources{Memory: 128 << 20, MemorySwap: 256 << 20}, RestartPolicy: &container.RestartPolicy{Name: container.RestartPolicyAlways},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.ContainerStats(t.Context(), id, client.ContainerStatsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s container.StatsResponse
+	err = json.NewDecoder(res.Body).Decode(&s)
+	res.Body.Close()
+	if err != nil || s.MemoryStats.Limit != 128<<20 {
+		t.Fatalf("limit after update: %d %v", s.MemoryStats.Limit, err)
+	}
+	if hc := inspect(t, c, id).HostConfig; hc.Memory != 128<<20 || hc.RestartPolicy.Name != container.RestartPolicyAlways {
+		t.Fatalf("host config after update: %d %s", hc.Memory, hc.RestartPolicy.Name)
+	}
+}

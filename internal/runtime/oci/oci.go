@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Runtime is one OCI runtime binary with its own state directory.
@@ -254,6 +255,28 @@ func (r *Runtime) Ps(ctx context.Context, id string) ([]int, error) {
 		return nil, fmt.Errorf("%s ps %s: %w", r.Name, id, err)
 	}
 	return pids, nil
+}
+
+// Update changes the cgroup limits of a running container.
+func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "berth-update-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = r.run(ctx, IO{}, "", "update", "--resources", f.Name(), id)
+	return err
 }
 
 // Pause freezes all processes of the container.

@@ -192,3 +192,9 @@ func validAccess(s string) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Resources returns the cgroup limits of r as the runtime takes them, for
+// `update` of a running container.
+func Resources(r container.Resources) (*specs.LinuxResources, error) {
+	return resources(r)
+}

@@ -31,6 +31,7 @@ type Backend interface {
 	Attach(ctx context.Context, ref string, o ctr.AttachOptions) (*ctr.Attach, error)
 	Logs(ctx context.Context, ref string, o ctr.LogsOptions) (*ctr.Logs, error)
 	Resize(ctx context.Context, ref string, h, w uint16) error
+	Update(ctx context.Context, ref string, u container.UpdateConfig) ([]string, error)
 	Stats(ctx context.Context, ref string, stream bool, fn func(container.StatsResponse) error) error
 	ExecCreate(ctx context.Context, ref string, req container.ExecCreateRequest) (string, error)
 	ExecStart(ctx context.Context, execID string, o ctr.ExecStartOptions) (*shim.Attachment, error)

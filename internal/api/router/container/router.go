@@ -48,6 +48,7 @@ func (rt *Router) Routes(s *server.Server) {
 	s.Handle("GET /containers/{id}/logs", rt.logs)
 	s.Handle("POST /containers/prune", rt.prune)
 	s.Handle("GET /containers/{id}/stats", rt.stats)
+	s.Handle("POST /containers/{id}/update", rt.update)
 	s.Handle("POST /containers/{id}/exec", rt.execCreate)
 	s.Handle("POST /exec/{id}/start", rt.execStart)
 	s.Handle("POST /exec/{id}/resize", rt.execResize)
@@ -436,4 +437,16 @@ func (rt *Router) stats(w http.ResponseWriter, r *http.Request) error {
 		_, err = fw.Write(append(b, '\n'))
 		return err
 	})
+}
+
+func (rt *Router) update(w http.ResponseWriter, r *http.Request) error {
+	var u container.UpdateConfig
+	if err := server.DecodeJSON(r, &u); err != nil {
+		return err
+	}
+	warnings, err := rt.b.Update(r.Context(), r.PathValue("id"), u)
+	if err != nil {
+		return err
+	}
+	return server.WriteJSON(w, http.StatusOK, container.UpdateResponse{Warnings: warnings})
 }
