@@ -136,6 +136,7 @@ func (m *Manager) startLocked(ctx context.Context, e *entry, restart bool) error
 		ID: id, Runtime: *rt, Bundle: bundle, StateDir: m.shimDir(id), Socket: m.socket(id),
 		Tty: e.rec.Config.Tty, OpenStdin: e.rec.Config.OpenStdin, StdinOnce: e.rec.Config.StdinOnce,
 		LogDriver: hc.LogConfig.Type, LogPath: e.rec.LogPath, LogOpts: hc.LogConfig.Config,
+		CgroupPath: m.cfg.CgroupParent + "/" + id,
 		// Create and start in one runtime call; the shim holds output back
 		// until the waiting clients attached.
 		StartNow: true, AttachWait: len(e.pending),
@@ -327,6 +328,9 @@ func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited
 			st.Error = ex.Error
 		}
 	})
+	if ex.OOMKilled {
+		m.publish(e, events.ActionOOM, nil)
+	}
 	m.publish(e, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.ExitCode)})
 	close(exited)
 	e.exited = nil

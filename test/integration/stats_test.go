@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -65,5 +66,48 @@ func TestUpdate_RunningContainer(t *testing.T) {
 	}
 	if hc := inspect(t, c, id).HostConfig; hc.Memory != 128<<20 || hc.RestartPolicy.Name != container.RestartPolicyAlways {
 		t.Fatalf("host config after update: %d %s", hc.Memory, hc.RestartPolicy.Name)
+	}
+}
+
+// A memory hog is OOM-killed at its limit: exit 137 and OOMKilled, as Docker.
+func TestLimits_OOMKilled(t *testing.T) {
+	c := apiClient(t)
+	id := create(t, c, "", &container.Config{Cmd: []string{"sh", "-c", "x=a; while true; do x=$x$x; done"}},
+		&container.HostConfig{Resources: container.Resources{Memory: 32 << 20, MemorySwap: 32 << 20}})
+	code, _, _ := runToExit(t, c, id)
+	if st := inspect(t, c, id).State; code != 137 || !st.OOMKilled {
+		t.Fatalf("exit %d, state %+v", code, st)
+	}
+}
+
+// --pids-limit stops a fork bomb short: the cgroup's limit is 20 and the
+// processes the bomb leaves stay at or under it.
+func TestLimits_PidsLimit(t *testing.T) {
+	c := apiClient(t)
+	limit := int64(20)
+	script := `cat /sys/fs/cgroup/pids/pids.max; (i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; sleep 30`
+	id := create(t, c, "", &container.Config{Cmd: []string{"sh", "-c", script}},
+		&container.HostConfig{Resources: container.Resources{PidsLimit: &limit}})
+	startC(t, c, id)
+	var s container.StatsResponse
+	for i := 0; i < 40; i++ {
+		res, err := c.ContainerStats(t.Context(), id, client.ContainerStatsOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(res.Body).Decode(&s)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.PidsStats.Current >= 20 {
+			break
+		}
+	}
+	if s.PidsStats.Current > 20 || s.PidsStats.Limit != 20 {
+		t.Fatalf("pids: %+v", s.PidsStats)
+	}
+	if out, _ := logs(t, c, id, client.ContainerLogsOptions{}); strings.TrimSpace(out) != "20" {
+		t.Fatalf("pids.max seen inside: %q", out)
 	}
 }

@@ -38,6 +38,9 @@ type Config struct {
 	OpenStdin bool `json:"openStdin,omitempty"`
 	// StdinOnce closes the process's stdin when the first attached client's stdin ends.
 	StdinOnce bool `json:"stdinOnce,omitempty"`
+	// CgroupPath is the container's cgroup below each hierarchy's root, to
+	// tell an OOM kill from other deaths.
+	CgroupPath string `json:"cgroupPath,omitempty"`
 	// LogDriver, LogPath and LogOpts choose where output is recorded.
 	LogDriver string            `json:"logDriver,omitempty"`
 	LogPath   string            `json:"logPath,omitempty"`

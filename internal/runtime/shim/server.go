@@ -130,6 +130,7 @@ func Run(ctx context.Context, cfg Config, ready io.WriteCloser) error {
 		s.closeProcessIO()
 	} else {
 		e = s.waitProcess()
+		e.OOMKilled = oomKilled(s.cfg.CgroupPath)
 	}
 	s.drain()
 	if s.log != nil {
@@ -659,4 +660,27 @@ func (s *server) writeStdin(p []byte) {
 	case w != nil:
 		_, _ = w.Write(p)
 	}
+}
+
+// oomKilled reports whether the kernel's OOM killer acted in the cgroup
+// (cgroup v1 memory.oom_control, or v2 memory.events).
+func oomKilled(rel string) bool {
+	if rel == "" {
+		return false
+	}
+	for _, f := range []string{
+		filepath.Join("/sys/fs/cgroup/memory", rel, "memory.oom_control"),
+		filepath.Join("/sys/fs/cgroup", rel, "memory.events"),
+	} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, " "); ok && k == "oom_kill" && strings.TrimSpace(v) != "0" {
+				return true
+			}
+		}
+	}
+	return false
 }
