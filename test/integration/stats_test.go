@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -109,5 +110,33 @@ func TestLimits_PidsLimit(t *testing.T) {
 	}
 	if out, _ := logs(t, c, id, client.ContainerLogsOptions{}); strings.TrimSpace(out) != "20" {
 		t.Fatalf("pids.max seen inside: %q", out)
+	}
+}
+
+// --cpus 0.5 holds a busy loop near half a core, measured over a second
+// through the container's CPU counters.
+func TestLimits_CPUs(t *testing.T) {
+	c := apiClient(t)
+	id := create(t, c, "", &container.Config{Cmd: []string{"sh", "-c", "while true; do :; done"}},
+		&container.HostConfig{Resources: container.Resources{NanoCPUs: 500_000_000}})
+	startC(t, c, id)
+	sample := func() container.StatsResponse {
+		res, err := c.ContainerStats(t.Context(), id, client.ContainerStatsOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var s container.StatsResponse
+		if err := json.NewDecoder(res.Body).Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := sample()
+	time.Sleep(time.Second)
+	b := sample()
+	cores := float64(b.CPUStats.CPUUsage.TotalUsage-a.CPUStats.CPUUsage.TotalUsage) / float64(b.Read.Sub(a.Read).Nanoseconds())
+	if cores < 0.3 || cores > 0.7 {
+		t.Fatalf("busy loop under --cpus 0.5 used %.2f cores", cores)
 	}
 }
