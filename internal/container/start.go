@@ -188,6 +188,23 @@ func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volume
 	if net != nil {
 		in.NetNSPath = net.NSPath
 	}
+	for _, j := range []struct {
+		ref  string
+		kind string
+		dst  *string
+	}{
+		{e.rec.HostConfig.PidMode.Container(), "pid", &in.PIDNSPath},
+		{e.rec.HostConfig.IpcMode.Container(), "ipc", &in.IPCNSPath},
+	} {
+		if j.ref == "" {
+			continue
+		}
+		p, err := m.namespaceOf(j.ref, j.kind)
+		if err != nil {
+			return nil, err
+		}
+		*j.dst = p
+	}
 	if nm.IsContainer() {
 		other, err := m.lookup(nm.ConnectedContainer())
 		if err != nil {
@@ -383,4 +400,18 @@ func (m *Manager) netRequest(e *entry) NetRequest {
 		DNSOptions: hc.DNSOptions, ExtraHosts: hc.ExtraHosts,
 	}
 	return req
+}
+
+// namespaceOf returns the /proc path of a running container's namespace.
+func (m *Manager) namespaceOf(ref, kind string) (string, error) {
+	other, err := m.lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	other.mu.Lock()
+	defer other.mu.Unlock()
+	if other.rec.State.Status != container.StateRunning || other.rec.State.Pid == 0 {
+		return "", errorf(errdefs.ErrConflict, "cannot join %s namespace of a non running container: %s", kind, other.rec.ID)
+	}
+	return "/proc/" + strconv.Itoa(other.rec.State.Pid) + "/ns/" + kind, nil
 }

@@ -43,6 +43,10 @@ type Input struct {
 	// holding only loopback. It is ignored for NetworkMode "host", which
 	// keeps the host's network namespace.
 	NetNSPath string
+	// PIDNSPath and IPCNSPath join another container's PID or IPC
+	// namespace (--pid / --ipc container:NAME); "" makes new ones.
+	PIDNSPath string
+	IPCNSPath string
 	// InitPath is the host path of the init binary, bind-mounted read-only
 	// at /sbin/docker-init when HostConfig.Init is true.
 	InitPath string
@@ -227,10 +231,6 @@ func validateModes(hc *container.HostConfig) error {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid cgroup namespace mode: %v", hc.CgroupnsMode))
 	case !hc.UsernsMode.Valid():
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid USER mode: %v", hc.UsernsMode))
-	case hc.IpcMode.IsContainer():
-		return fmt.Errorf("IPC mode %s: %w", hc.IpcMode, errdefs.ErrNotImplemented)
-	case hc.PidMode.IsContainer():
-		return fmt.Errorf("PID mode %s: %w", hc.PidMode, errdefs.ErrNotImplemented)
 	case hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000:
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj))
 	}
@@ -323,10 +323,10 @@ func namespaces(in Input, hc *container.HostConfig, h host) []specs.LinuxNamespa
 		ns = append(ns, specs.LinuxNamespace{Type: specs.UTSNamespace})
 	}
 	if !hc.PidMode.IsHost() {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace, Path: in.PIDNSPath})
 	}
 	if !hc.IpcMode.IsHost() {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: in.IPCNSPath})
 	}
 	// dockerd's default cgroupns mode is private on cgroup v2, host on v1.
 	private := hc.CgroupnsMode.IsPrivate() || (hc.CgroupnsMode.IsEmpty() && h.cgroup2)

@@ -323,7 +323,6 @@ func TestGenerate_Errors(t *testing.T) {
 		{name: "relative workdir", cfg: container.Config{WorkingDir: "app"}, class: errdefs.IsInvalidArgument},
 		{name: "no command", args: []string{}, class: errdefs.IsInvalidArgument, message: "No command specified"},
 		{name: "bad ipc mode", hc: container.HostConfig{IpcMode: "weird"}, class: errdefs.IsInvalidArgument, message: "invalid IPC mode: weird"},
-		{name: "pid of container", hc: container.HostConfig{PidMode: "container:abc"}, class: errdefs.IsNotImplemented},
 		{name: "init without binary", hc: container.HostConfig{Init: ptr(true)}, class: errdefs.IsFailedPrecondition},
 		{name: "bad ulimit", hc: container.HostConfig{Resources: container.Resources{Ulimits: []*container.Ulimit{{Name: "bogus", Soft: 1, Hard: 1}}}}, class: errdefs.IsInvalidArgument, message: "invalid ulimit type: bogus"},
 		{name: "nano cpus with quota", hc: container.HostConfig{Resources: container.Resources{NanoCPUs: 1e9, CPUQuota: 1000}}, class: errdefs.IsInvalidArgument},
