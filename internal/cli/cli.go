@@ -159,6 +159,7 @@ func (c *CLI) newRootCommand() *cobra.Command {
 		c.newRestartCommand(), c.newKillCommand(), c.newRmCommand(), c.newPsCommand(),
 		c.newLogsCommand(), c.newWaitCommand(), c.newAttachCommand(), c.newExecCommand(),
 		c.newRenameCommand(), c.newTopCommand(), c.newPortCommand(),
+		c.newCpCommand(), c.newDiffCommand(), c.newExportCommand(), c.newCommitCommand(),
 		// images
 		c.newImagesCommand(), c.newHistoryCommand(), c.newTagCommand(), c.newRmiCommand(),
 		c.newImportCommand(), c.newLoadCommand(), c.newSaveCommand(),
@@ -199,7 +200,8 @@ func (c *CLI) newContainerGroup() *cobra.Command {
 	g.AddCommand(c.newRunCommand(), c.newCreateCommand(), c.newStartCommand(), c.newStopCommand(),
 		c.newRestartCommand(), c.newKillCommand(), rm, ls, c.newLogsCommand(), c.newWaitCommand(),
 		c.newAttachCommand(), c.newExecCommand(), c.newRenameCommand(), c.newTopCommand(),
-		c.newPortCommand(), c.newContainerPruneCommand(), c.newTypedInspectCommand("container"))
+		c.newPortCommand(), c.newContainerPruneCommand(), c.newTypedInspectCommand("container"),
+		c.newCpCommand(), c.newDiffCommand(), c.newExportCommand(), c.newCommitCommand())
 	return g
 }
 

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"io"
 	"net/netip"
 
 	"github.com/moby/moby/api/types/container"
@@ -34,6 +35,29 @@ type RootFS interface {
 	Unmount(ctx context.Context, target string) error
 	Remove(ctx context.Context, key string) error
 	Usage(ctx context.Context, key string) (int64, error)
+	// UpperDir is the directory holding the changes of key, in overlay form
+	// (0/0 character devices for deletions; for a copy driver, the whole tree).
+	UpperDir(key string) string
+}
+
+// CommitRequest is what Committer.Commit makes an image of.
+type CommitRequest struct {
+	// ContainerID is the container committed; ImageID its image.
+	ContainerID, ImageID string
+	// Ref is "repo[:tag]" to tag the image with, "" for none.
+	Ref string
+	// Comment, Author and Changes as `docker commit` takes them.
+	Comment, Author string
+	Changes         []string
+	// Config is the container configuration to record in the image.
+	Config *container.Config
+}
+
+// Committer makes images of container changes. Commit reads layer, an
+// uncompressed OCI layer tar of the changes, to its end or an error, and
+// returns the new image's ID; bad changes or refs are ErrInvalidArgument.
+type Committer interface {
+	Commit(ctx context.Context, req CommitRequest, layer io.Reader) (string, error)
 }
 
 // Volumes is the volume store, as containers use it: references keep a

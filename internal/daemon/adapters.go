@@ -61,3 +61,4 @@ func (r rootFS) Remove(ctx context.Context, key string) error     { return r.sna
 func (r rootFS) Usage(ctx context.Context, key string) (int64, error) {
 	return r.snap.Usage(ctx, key)
 }
+func (r rootFS) UpperDir(key string) string { return r.snap.UpperDir(key) }

@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 	d.api = server.New(ctx, Version)
 	for _, r := range []server.Router{
 		system.New(d),
-		container.New(d.containers),
+		container.New(containerBackend{d.containers, committer{d.images, d.content, time.Now}}),
 		imagerouter.New(imageBackend{d}),
 		volumerouter.New(d.volumes, d.events),
 		networkrouter.New(d.networks, d.containers),

@@ -4,6 +4,7 @@ package container
 
 import (
 	"context"
+	"io"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -37,4 +38,16 @@ type Backend interface {
 	ExecStart(ctx context.Context, execID string, o ctr.ExecStartOptions) (*shim.Attachment, error)
 	ExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
 	ExecResize(ctx context.Context, execID string, h, w uint16) error
+	FilesBackend
+}
+
+// FilesBackend is what the file endpoints need: the archive endpoints
+// behind `docker cp`, changes, export and commit.
+type FilesBackend interface {
+	StatPath(ctx context.Context, ref, path string) (container.PathStat, error)
+	ArchivePath(ctx context.Context, ref, path string, open func(container.PathStat) (io.Writer, error)) error
+	ExtractToDir(ctx context.Context, ref, path string, r io.Reader, o ctr.ExtractOptions) error
+	Changes(ctx context.Context, ref string) ([]container.FilesystemChange, error)
+	Export(ctx context.Context, ref string, w io.Writer) error
+	Commit(ctx context.Context, ref string, o ctr.CommitOptions) (string, error)
 }

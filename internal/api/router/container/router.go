@@ -53,6 +53,7 @@ func (rt *Router) Routes(s *server.Server) {
 	s.Handle("POST /exec/{id}/start", rt.execStart)
 	s.Handle("POST /exec/{id}/resize", rt.execResize)
 	s.Handle("GET /exec/{id}/json", rt.execInspect)
+	rt.fileRoutes(s)
 }
 
 func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
