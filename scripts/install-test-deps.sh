@@ -24,3 +24,14 @@ if [ -n "$need" ]; then
 	apt-get install -y -qq $need >/dev/null
 	[ -z "$created" ] || rm -f "$policy"
 fi
+# The OCI distribution-spec conformance suite that test/conformance runs
+# against `berthd registry`, built from the Go module proxy into bin/tools
+# (git-ignored); the version file makes a changed pin rebuild it.
+conformance_version=v0.0.0-20260831232431-97274622c111
+tools="$(cd "$(dirname "$0")/.." && pwd)/bin/tools"
+if [ ! -x "$tools/conformance" ] || [ "$(cat "$tools/conformance.version" 2>/dev/null)" != "$conformance_version" ]; then
+	echo "installing the OCI conformance suite $conformance_version" >&2
+	mkdir -p "$tools"
+	PATH="$PATH:/usr/local/go/bin" GOBIN="$tools" GOFLAGS= go install "github.com/opencontainers/distribution-spec/conformance@$conformance_version"
+	echo "$conformance_version" >"$tools/conformance.version"
+fi

@@ -1,5 +1,6 @@
 // Command berthd is the berth engine daemon. It serves the Docker Engine
-// API; invoked as `berthd shim CONFIG` it is a container's shim, and under
+// API; invoked as `berthd shim CONFIG` it is a container's shim, as
+// `berthd registry …` an OCI distribution registry, and under
 // the name docker-init it is the init process of `run --init`.
 package main
 
@@ -19,6 +20,7 @@ import (
 	"berth/internal/config"
 	"berth/internal/daemon"
 	"berth/internal/log"
+	"berth/internal/registry"
 	"berth/internal/runtime/initproc"
 	"berth/internal/runtime/shim"
 )
@@ -29,6 +31,12 @@ func main() {
 	}
 	if len(os.Args) == 3 && os.Args[1] == "shim" {
 		os.Exit(runShim(os.Args[2]))
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "registry" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		code := registry.Main(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "berthd:", err)

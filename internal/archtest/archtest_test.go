@@ -36,6 +36,7 @@ var layers = map[string]int{
 	"internal/container":             2,
 	"internal/image":                 2,
 	"internal/volume":                2,
+	"internal/registry":              2,
 	"internal/api/server":            3,
 	"internal/api/router/container":  3,
 	"internal/api/router/image":      3,
