@@ -117,7 +117,7 @@ func (d *Daemon) Start() error {
 		return err
 	}
 	args := append([]string{"-H", d.Host, "--data-root", d.DataRoot, "--exec-root", d.ExecRoot,
-		"--pidfile", filepath.Join(d.base, "berthd.pid"), "--log-level", "debug",
+		"--pidfile", filepath.Join(d.base, "berthd.pid"), "--log-level", "debug", "--cgroup-parent", d.CgroupParent(),
 		"--config-file", filepath.Join(d.base, "daemon.json")}, d.Args...)
 	if _, err := os.Stat(filepath.Join(d.base, "daemon.json")); err != nil {
 		_ = os.WriteFile(filepath.Join(d.base, "daemon.json"), []byte("{}"), 0o644)
@@ -239,7 +239,29 @@ func (d *Daemon) Cleanup() {
 	killUnder(d.base)
 	unmountUnder(d.base)
 	removeNetworkState(d.ExecRoot)
+	removeCgroups(d.CgroupParent())
 	_ = os.RemoveAll(d.base)
+}
+
+// CgroupParent is the daemon's own cgroup parent, removed by Cleanup.
+func (d *Daemon) CgroupParent() string { return "berth-test-" + filepath.Base(d.base) }
+
+// removeCgroups removes the (by then empty) cgroup parent in every
+// hierarchy, deepest first.
+func removeCgroups(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", parent))
+	if st, err := os.Stat(filepath.Join("/sys/fs/cgroup", parent)); err == nil && st.IsDir() {
+		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", parent))
+	}
+	for _, d := range dirs {
+		subs, _ := os.ReadDir(d)
+		for _, s := range subs {
+			if s.IsDir() {
+				_ = os.Remove(filepath.Join(d, s.Name()))
+			}
+		}
+		_ = os.Remove(d)
+	}
 }
 
 // removeNetworkState deletes the default bridge and the nftables table of
