@@ -81,6 +81,8 @@ func run() error {
 	pools := fs.StringArray("default-address-pool", nil, "Default address pools for node specific local networks (base=CIDR,size=N)")
 	ipForward := fs.Bool("ip-forward", true, "Enable net.ipv4.ip_forward")
 	dnsServers := fs.StringArray("dns", nil, "DNS server to use")
+	insecureRegs := fs.StringArray("insecure-registry", nil, "Enable insecure registry communication")
+	mirrors := fs.StringArray("registry-mirror", nil, "Preferred Docker registry mirror")
 	version := fs.BoolP("version", "v", false, "Print version information and quit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -125,6 +127,13 @@ func run() error {
 	merge("bip", "bip", func(f bool) { cfg.BIP = pickS(f, *bip, file.BIP) })
 	merge("fixed-cidr", "fixed-cidr", func(f bool) { cfg.FixedCIDR = pickS(f, *fixedCIDR, file.FixedCIDR) })
 	merge("dns", "dns", func(f bool) { cfg.DNS = pick(f, *dnsServers, file.DNS, nil) })
+	merge("insecure-registry", "insecure-registries", func(f bool) { cfg.InsecureRegistries = pick(f, *insecureRegs, file.InsecureRegistries, nil) })
+	merge("registry-mirror", "registry-mirrors", func(f bool) {
+		cfg.RegistryMirrors = file.RegistryMirrors
+		if f && len(*mirrors) > 0 {
+			cfg.RegistryMirrors = config.RegistryMirrors{"docker.io": *mirrors}
+		}
+	})
 	merge("ip-forward", "ip-forward", func(f bool) {
 		cfg.IPForward = file.IPForward
 		if f {

@@ -163,6 +163,7 @@ func (c *CLI) newRootCommand() *cobra.Command {
 		// images
 		c.newImagesCommand(), c.newHistoryCommand(), c.newTagCommand(), c.newRmiCommand(),
 		c.newImportCommand(), c.newLoadCommand(), c.newSaveCommand(),
+		c.newPullCommand(), c.newPushCommand(), c.newLoginCommand(), c.newLogoutCommand(),
 		// system
 		c.newVersionCommand(), c.newInfoCommand(), c.newInspectCommand(), c.newEventsCommand(),
 		// management groups

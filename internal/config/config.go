@@ -46,6 +46,32 @@ type Daemon struct {
 	IPForward *bool `json:"ip-forward,omitempty"`
 	// DNS are the default nameservers of containers.
 	DNS []string `json:"dns,omitempty"`
+	// InsecureRegistries are registries reached over plain HTTP or
+	// unchecked TLS ("host[:port]" or a CIDR); loopback ones always are.
+	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+	// RegistryMirrors maps a registry domain to the mirrors pulls try
+	// first.
+	RegistryMirrors RegistryMirrors `json:"registry-mirrors,omitempty"`
+}
+
+// RegistryMirrors maps a registry domain ("docker.io", "ghcr.io") to mirror
+// URLs. In daemon.json it is berth's object form or Docker's list form,
+// which names mirrors of docker.io.
+type RegistryMirrors map[string][]string
+
+// UnmarshalJSON accepts {"domain": ["url", ...]} and ["url", ...].
+func (m *RegistryMirrors) UnmarshalJSON(b []byte) error {
+	var list []string
+	if err := json.Unmarshal(b, &list); err == nil {
+		*m = RegistryMirrors{"docker.io": list}
+		return nil
+	}
+	var obj map[string][]string
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return fmt.Errorf("registry-mirrors: want a list of URLs or an object of lists: %w", err)
+	}
+	*m = obj
+	return nil
 }
 
 // AddressPool is one of daemon.json's default-address-pools.

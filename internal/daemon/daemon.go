@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"berth/internal/api/router/container"
+	distributionrouter "berth/internal/api/router/distribution"
 	imagerouter "berth/internal/api/router/image"
 	networkrouter "berth/internal/api/router/network"
 	"berth/internal/api/router/system"
@@ -26,6 +27,7 @@ import (
 	"berth/internal/config"
 	ctr "berth/internal/container"
 	"berth/internal/content"
+	"berth/internal/distribution"
 	"berth/internal/events"
 	"berth/internal/image"
 	"berth/internal/log"
@@ -46,6 +48,7 @@ type Daemon struct {
 	content    *content.Store
 	snap       snapshot.Snapshotter
 	images     *image.Store
+	dist       *distribution.Client
 	volumes    *volume.Store
 	networks   *network.Manager
 	containers *ctr.Manager
@@ -85,6 +88,9 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 	}
 	d.events = events.NewBus(1024, time.Now)
 	d.images = image.New(db, d.content, d.snap, d.events, time.Now)
+	if d.dist, err = newDistribution(cfg, d); err != nil {
+		return nil, err
+	}
 	vcfg := volume.DefaultConfig()
 	vcfg.Root = filepath.Join(cfg.DataRoot, "volumes")
 	if d.volumes, err = volume.New(vcfg, db); err != nil {
@@ -115,6 +121,7 @@ func New(ctx context.Context, cfg config.Daemon, self string) (*Daemon, error) {
 		system.New(d),
 		container.New(containerBackend{d.containers, committer{d.images, d.content, time.Now}}),
 		imagerouter.New(imageBackend{d}),
+		distributionrouter.New(distributionBackend{d}),
 		volumerouter.New(d.volumes, d.events),
 		networkrouter.New(d.networks, d.containers),
 	} {

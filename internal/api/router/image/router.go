@@ -11,6 +11,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 
 	"berth/internal/api/server"
 	"berth/internal/filters"
@@ -30,6 +32,11 @@ type Backend interface {
 	// Exists reports whether every ref names a local image (checked before
 	// a save starts streaming).
 	Exists(ctx context.Context, refs []string) error
+	// Pull fetches ref ("name:tag", "name@digest", or a bare name with
+	// allTags) for platform ("" for the host's), sending progress.
+	Pull(ctx context.Context, ref, platform string, allTags bool, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+	// Push uploads ref ("name:tag", or a bare name with allTags).
+	Push(ctx context.Context, ref string, allTags bool, auth registry.AuthConfig, progress func(jsonstream.Message)) error
 }
 
 // Router serves /images.
@@ -95,8 +102,8 @@ func (rt *Router) postNamed(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusCreated)
 		return nil
 	}
-	if _, ok := splitName(rest, "push"); ok {
-		return server.WithMessage(errdefs.ErrNotImplemented, "push is not supported yet")
+	if name, ok := splitName(rest, "push"); ok {
+		return rt.push(w, r, name)
 	}
 	return server.WithMessage(errdefs.ErrNotFound, "page not found")
 }
@@ -135,7 +142,7 @@ func (s *jsonStream) fail(err error) {
 
 func (rt *Router) create(w http.ResponseWriter, r *http.Request) error {
 	if from := r.FormValue("fromImage"); from != "" {
-		return server.WithMessage(errdefs.ErrNotImplemented, "pull access is not available yet: cannot pull "+from)
+		return rt.pull(w, r, from)
 	}
 	if src := r.FormValue("fromSrc"); src != "-" {
 		if src == "" {
