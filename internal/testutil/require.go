@@ -35,6 +35,9 @@ var Busybox = Prereq{"busybox-static", func() bool {
 // DockerCLI requires the docker client binary on PATH.
 var DockerCLI = Prereq{"docker CLI", func() bool { _, err := exec.LookPath("docker"); return err == nil }}
 
+// Script requires script(1) from bsdutils, which gives a command a pseudo-terminal.
+var Script = Prereq{"script (bsdutils)", func() bool { _, err := exec.LookPath("script"); return err == nil }}
+
 // Overlay requires overlayfs in the running kernel.
 var Overlay = Prereq{"overlayfs", func() bool {
 	b, err := os.ReadFile("/proc/filesystems")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"berth/internal/testutil"
 )
 
 // docker version reference: the Server section names the engine and its
@@ -136,9 +138,7 @@ func TestRunNames(t *testing.T) {
 // writes an end-of-file to the terminal.
 func inPty(t *testing.T, line string) ([]byte, int) {
 	t.Helper()
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("script (bsdutils) is not installed")
-	}
+	testutil.Require(t, testutil.Script)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	r, w, err := os.Pipe()

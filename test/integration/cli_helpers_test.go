@@ -215,9 +215,7 @@ func startBerth(t *testing.T, tty bool, args ...string) *session {
 	bin := berthBin(t)
 	var cmd *exec.Cmd
 	if tty {
-		if _, err := exec.LookPath("script"); err != nil {
-			t.Skip("script(1) is not installed")
-		}
+		testutil.Require(t, testutil.Script)
 		quoted := make([]string, len(args))
 		for i, a := range args {
 			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"

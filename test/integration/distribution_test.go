@@ -177,9 +177,10 @@ func TestDistribution_PushRemovePullRun(t *testing.T) {
 	}
 
 	t.Run("docker CLI", func(t *testing.T) {
+		testutil.Require(t, testutil.DockerCLI)
 		docker, err := exec.LookPath("docker")
 		if err != nil {
-			t.Skip("docker CLI not installed")
+			t.Fatal(err)
 		}
 		cfgDir := t.TempDir()
 		run := func(args ...string) (string, error) {

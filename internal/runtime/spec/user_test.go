@@ -156,7 +156,7 @@ func TestResolveUser_SymlinksStayInRootfs(t *testing.T) {
 	t.Run("fifo is not opened", func(t *testing.T) {
 		root := fakeRootfs(t, "", testGroup)
 		if err := unix.Mkfifo(filepath.Join(root, "etc", "passwd"), 0o644); err != nil {
-			t.Skipf("mkfifo: %v", err)
+			t.Fatalf("mkfifo: %v", err)
 		}
 		if _, err := ResolveUser(root, "user", nil); err == nil {
 			t.Fatal("expected unknown user")
