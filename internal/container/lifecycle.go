@@ -465,17 +465,27 @@ func (m *Manager) resumeLocked(ctx context.Context, e *entry) error {
 	return nil
 }
 
-// NetworkConnect connects a container to a network: at once when it runs,
-// and at each later start.
-func (m *Manager) NetworkConnect(ctx context.Context, ref, netRef string, es *network.EndpointSettings) error {
+// networkTarget resolves the container and the network name of a
+// connect or disconnect.
+func (m *Manager) networkTarget(ctx context.Context, ref, netRef string) (*entry, string, error) {
 	if m.networks == nil {
-		return errorf(errdefs.ErrNotImplemented, "networking is not available")
+		return nil, "", errorf(errdefs.ErrNotImplemented, "networking is not available")
 	}
 	e, err := m.lookup(ref)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	name, err := m.networks.Exists(ctx, netRef)
+	if err != nil {
+		return nil, "", err
+	}
+	return e, name, nil
+}
+
+// NetworkConnect connects a container to a network: at once when it runs,
+// and at each later start.
+func (m *Manager) NetworkConnect(ctx context.Context, ref, netRef string, es *network.EndpointSettings) error {
+	e, name, err := m.networkTarget(ctx, ref, netRef)
 	if err != nil {
 		return err
 	}
@@ -507,14 +517,7 @@ func (m *Manager) NetworkConnect(ctx context.Context, ref, netRef string, es *ne
 
 // NetworkDisconnect disconnects a container from a network.
 func (m *Manager) NetworkDisconnect(ctx context.Context, ref, netRef string, force bool) error {
-	if m.networks == nil {
-		return errorf(errdefs.ErrNotImplemented, "networking is not available")
-	}
-	e, err := m.lookup(ref)
-	if err != nil {
-		return err
-	}
-	name, err := m.networks.Exists(ctx, netRef)
+	e, name, err := m.networkTarget(ctx, ref, netRef)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -15,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 
 	"berth/internal/log"
+	"berth/internal/network/dns"
 	"berth/internal/runtime/oci"
 	"berth/internal/runtime/shim"
 	"berth/internal/runtime/spec"
@@ -223,66 +223,49 @@ func (m *Manager) buildSpec(ctx context.Context, e *entry, rootfs string, volume
 // /etc/resolv.conf, as Docker generates them.
 func (m *Manager) writeEtcFiles(e *entry, net *NetResult) (map[string]string, error) {
 	dir := m.dataDir(e.rec.ID)
+	hc := e.rec.HostConfig
 	hostname := e.rec.Config.Hostname
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	for _, h := range e.rec.HostConfig.ExtraHosts {
-		name, ip, ok := strings.Cut(h, ":")
-		if i := strings.Index(h, "="); i > 0 {
-			name, ip, ok = h[:i], h[i+1:], true
-		}
-		if ok {
-			hosts += ip + "\t" + name + "\n"
-		}
-	}
-	resolv := resolvConf()
-	if e.rec.HostConfig.NetworkMode.IsHost() {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
+	var hosts, resolv []byte
+	switch {
+	case net != nil:
+		hosts, resolv = net.Hosts, net.ResolvConf
+	case hc.NetworkMode.IsHost():
+		// As Docker: the host's own files.
+		hosts, _ = os.ReadFile("/etc/hosts")
+		resolv, _ = os.ReadFile("/etc/resolv.conf")
 		if h, err := os.Hostname(); err == nil && hostname == "" {
 			hostname = h
 		}
-	}
-	if net != nil {
-		hosts, resolv = string(net.Hosts), string(net.ResolvConf)
+	default:
+		// No berth sandbox (--network none, container:): the same builders
+		// the network uses, without addresses.
+		var err error
+		if hosts, err = dns.Hosts(dns.HostsConfig{Hostname: hostname, Domainname: e.rec.Config.Domainname, ExtraHosts: hc.ExtraHosts}); err != nil {
+			return nil, err
+		}
+		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+		var servers []string
+		for _, a := range hc.DNS {
+			servers = append(servers, a.String())
+		}
+		rf, err := dns.ResolvConf(dns.ResolvConfig{Host: hostResolv, HostPath: "/etc/resolv.conf", DNS: servers, Search: hc.DNSSearch, Options: hc.DNSOptions})
+		if err != nil {
+			return nil, err
+		}
+		resolv = rf.Content
 	}
 	files := map[string]string{
 		"/etc/hostname":    filepath.Join(dir, "hostname"),
 		"/etc/hosts":       filepath.Join(dir, "hosts"),
 		"/etc/resolv.conf": filepath.Join(dir, "resolv.conf"),
 	}
-	content := map[string]string{"/etc/hostname": hostname + "\n", "/etc/hosts": hosts, "/etc/resolv.conf": resolv}
+	content := map[string][]byte{"/etc/hostname": []byte(hostname + "\n"), "/etc/hosts": hosts, "/etc/resolv.conf": resolv}
 	for k, p := range files {
-		if err := os.WriteFile(p, []byte(content[k]), 0o644); err != nil {
+		if err := os.WriteFile(p, content[k], 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", k, err)
 		}
 	}
 	return files, nil
-}
-
-// resolvConf is the host's resolv.conf without loopback nameservers, which
-// mean nothing inside the container's network namespace; Docker's public
-// fallback servers are used when none is left.
-func resolvConf() string {
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	var out []string
-	ns := 0
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 2 && f[0] == "nameserver" {
-			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" {
-				continue
-			}
-			ns++
-		}
-		if strings.TrimSpace(l) != "" {
-			out = append(out, l)
-		}
-	}
-	if ns == 0 {
-		out = append(out, "nameserver 8.8.8.8", "nameserver 8.8.4.4")
-	}
-	return strings.Join(out, "\n") + "\n"
 }
 
 // monitor waits for the container's exit through its shim and applies it.

@@ -193,9 +193,6 @@ func (m *Manager) List(ctx context.Context, o ListOptions) ([]container.Summary,
 		r := e.rec
 		e.mu.Unlock()
 		running := r.State.Status == container.StateRunning || r.State.Status == container.StatePaused
-		if !o.All && !running && o.Filters.Len() == 0 && o.Limit <= 0 {
-			continue
-		}
 		if !o.All && !running && !o.Filters.Contains("status") && !o.Filters.Contains("exited") && o.Limit <= 0 {
 			continue
 		}

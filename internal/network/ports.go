@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"sort"
@@ -187,15 +186,3 @@ func (m *Manager) pickPort(proto string, ip netip.Addr, lo, hi uint16, ctrIP net
 	}
 	return 0, errorf(errdefs.ErrConflict, "Bind for %s:%d-%d failed: port is already allocated", shown, lo, hi)
 }
-
-// PortMapAll returns the published ports of every sandbox, for ps.
-func (m *Manager) Ports(containerID string) network.PortMap {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if sb, ok := m.sandboxes[containerID]; ok {
-		return portMap(sb.Ports)
-	}
-	return nil
-}
-
-var _ = fmt.Sprint
