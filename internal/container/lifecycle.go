@@ -310,63 +310,76 @@ const (
 // Wait blocks until the condition holds and returns the exit code, or the
 // error for a container that could not start.
 func (m *Manager) Wait(ctx context.Context, ref string, cond WaitCondition) (int, string, error) {
-	e, err := m.lookup(ref)
+	w, err := m.Waiter(ref, cond)
 	if err != nil {
 		return 0, "", err
+	}
+	return w(ctx)
+}
+
+// Waiter registers a wait on the container's state as it is now and returns
+// the function that blocks for it. The API registers before it answers the
+// request's headers, because clients issue the start right after them: a
+// next-exit wait then sees an exit however soon it comes.
+func (m *Manager) Waiter(ref string, cond WaitCondition) (func(ctx context.Context) (int, string, error), error) {
+	e, err := m.lookup(ref)
+	if err != nil {
+		return nil, err
 	}
 	switch cond {
 	case "", WaitNotRunning, WaitNextExit, WaitRemoved:
 	default:
-		return 0, "", errorf(errdefs.ErrInvalidArgument, "invalid condition: %q", cond)
+		return nil, errorf(errdefs.ErrInvalidArgument, "invalid condition: %q", cond)
 	}
 	e.mu.Lock()
-	exited := e.exited
+	gen := e.exitGen
 	running := e.running() || e.restartCancel != nil
 	e.mu.Unlock()
-	switch cond {
-	case WaitRemoved:
-		select {
-		case <-e.removed:
-		case <-ctx.Done():
-			return 0, "", ctx.Err()
-		}
-	case WaitNextExit:
+	// until blocks until done reports true (checked on every state change)
+	// or the container is removed.
+	until := func(ctx context.Context, done func() bool) error {
 		for {
 			e.mu.Lock()
-			ch, changed := e.exited, e.changed
+			ok, changed := done(), e.changed
 			e.mu.Unlock()
-			if ch != nil {
-				select {
-				case <-ch:
-				case <-e.removed:
-				case <-ctx.Done():
-					return 0, "", ctx.Err()
-				}
-				break
+			if ok {
+				return nil
 			}
 			select {
 			case <-changed:
 			case <-e.removed:
+				return nil
 			case <-ctx.Done():
-				return 0, "", ctx.Err()
+				return ctx.Err()
 			}
 		}
-	default:
-		if running && exited != nil {
+	}
+	return func(ctx context.Context) (int, string, error) {
+		var err error
+		switch cond {
+		case WaitRemoved:
 			select {
-			case <-exited:
 			case <-e.removed:
 			case <-ctx.Done():
-				return 0, "", ctx.Err()
+				err = ctx.Err()
+			}
+		case WaitNextExit:
+			err = until(ctx, func() bool { return e.exitGen > gen })
+		default:
+			if running {
+				err = until(ctx, func() bool { return e.exitGen > gen })
 			}
 		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if cond == WaitRemoved {
-		return e.rec.State.ExitCode, "", nil
-	}
-	return e.rec.State.ExitCode, e.rec.State.Error, nil
+		if err != nil {
+			return 0, "", err
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if cond == WaitRemoved {
+			return e.rec.State.ExitCode, "", nil
+		}
+		return e.rec.State.ExitCode, e.rec.State.Error, nil
+	}, nil
 }
 
 // Rename changes a container's name.

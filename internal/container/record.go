@@ -76,6 +76,8 @@ type entry struct {
 	// stopped is closed when the current run's exit was applied.
 	exited chan struct{}
 	execs  map[string]*Exec
+	// exitGen counts the exits applied; waiters compare against it.
+	exitGen uint64
 	// lastStats is the latest stats sample, the precpu of the next one.
 	lastStats *container.StatsResponse
 	// lastDelay is the last restart back-off.

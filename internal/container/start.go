@@ -334,6 +334,8 @@ func (m *Manager) handleExit(ctx context.Context, e *entry, ex shim.Exit, exited
 	m.publish(e, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(ex.ExitCode)})
 	close(exited)
 	e.exited = nil
+	e.exitGen++
+	e.notify()
 
 	d := decideRestart(e.rec.HostConfig.RestartPolicy, ex.ExitCode, e.rec.State.RestartCount, e.rec.State.ManuallyStopped || e.stopping, ranFor, e.lastDelay)
 	if d.Restart {

@@ -21,7 +21,7 @@ type Backend interface {
 	Restart(ctx context.Context, ref string, o ctr.StopOptions) error
 	Kill(ctx context.Context, ref, signal string) error
 	Remove(ctx context.Context, ref string, o ctr.RemoveOptions) error
-	Wait(ctx context.Context, ref string, cond ctr.WaitCondition) (int, string, error)
+	Waiter(ref string, cond ctr.WaitCondition) (func(ctx context.Context) (int, string, error), error)
 	Rename(ctx context.Context, ref, name string) error
 	Pause(ctx context.Context, ref string) error
 	Unpause(ctx context.Context, ref string) error

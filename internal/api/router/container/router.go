@@ -166,25 +166,19 @@ func (rt *Router) remove(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (rt *Router) wait(w http.ResponseWriter, r *http.Request) error {
-	cond := ctr.WaitCondition(r.FormValue("condition"))
-	id := r.PathValue("id")
-	// Look the container up first so a missing one is a 404, not a 200
-	// with an error in the body.
-	if _, err := rt.b.Inspect(r.Context(), id, false); err != nil {
+	// Register before the headers go out: a missing container or a bad
+	// condition is an error status, and the client may start the container
+	// as soon as it has the headers.
+	waiter, err := rt.b.Waiter(r.PathValue("id"), ctr.WaitCondition(r.FormValue("condition")))
+	if err != nil {
 		return err
 	}
-	switch cond {
-	case "", ctr.WaitNotRunning, ctr.WaitNextExit, ctr.WaitRemoved:
-	default:
-		return server.WithMessage(errdefs.ErrInvalidArgument, fmt.Sprintf("invalid condition: %q", cond))
-	}
-	// Headers go out at once: clients wait on the body.
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	code, msg, err := rt.b.Wait(r.Context(), id, cond)
+	code, msg, err := waiter(r.Context())
 	if err != nil {
 		msg = err.Error()
 	}
